@@ -1,0 +1,73 @@
+//! Configuration from environment variables, with defaults that work on a
+//! developer machine. Each service builds its own typed `Config` from these
+//! helpers; every variable is listed in the README.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Reads `key`, falling back to `default` when unset or empty.
+pub fn env_or(key: &str, default: &str) -> String {
+    match std::env::var(key) {
+        Ok(value) if !value.trim().is_empty() => value,
+        _ => default.to_string(),
+    }
+}
+
+/// Reads and parses `key`; a present but unparsable value is a startup error,
+/// never silently replaced by the default.
+pub fn env_parse<T>(key: &str, default: T) -> anyhow::Result<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(key) {
+        Ok(value) if !value.trim().is_empty() => value
+            .trim()
+            .parse()
+            .map_err(|err| anyhow::anyhow!("environment variable {key}={value:?} is invalid: {err}")),
+        _ => Ok(default),
+    }
+}
+
+/// A duration given in milliseconds.
+pub fn env_millis(key: &str, default_ms: u64) -> anyhow::Result<Duration> {
+    env_parse(key, default_ms).map(Duration::from_millis)
+}
+
+/// Where PostgreSQL and RabbitMQ are, shared by every service.
+#[derive(Clone, Debug)]
+pub struct Infra {
+    /// Server URL without a database name; each service appends `jobtracker_<service>`.
+    pub database_base_url: String,
+    pub amqp_url: String,
+    /// Base URL of the auth service, used for its JWKS document.
+    pub auth_url: String,
+}
+
+impl Infra {
+    pub fn from_env() -> Self {
+        Self {
+            database_base_url: env_or("DATABASE_URL", "postgres://postgres@127.0.0.1:5432")
+                .trim_end_matches('/')
+                .to_string(),
+            amqp_url: env_or("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            auth_url: env_or("AUTH_URL", "http://127.0.0.1:4001")
+                .trim_end_matches('/')
+                .to_string(),
+        }
+    }
+
+    pub fn jwks_url(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.auth_url)
+    }
+}
+
+/// Host and port a service listens on (`<SERVICE>_HOST`, `<SERVICE>_PORT`).
+pub fn listen_addr(service: &str, default_port: u16) -> anyhow::Result<std::net::SocketAddr> {
+    let upper = service.to_ascii_uppercase();
+    let host = env_or(&format!("{upper}_HOST"), "127.0.0.1");
+    let port: u16 = env_parse(&format!("{upper}_PORT"), default_port)?;
+    format!("{host}:{port}")
+        .parse()
+        .map_err(|err| anyhow::anyhow!("{upper}_HOST/{upper}_PORT do not form an address: {err}"))
+}

@@ -1,0 +1,106 @@
+//! PostgreSQL access: one database per service (`jobtracker_<service>`),
+//! created when missing, migrated at start under an advisory lock (so
+//! replicas starting together never race), and served through a deadpool of
+//! diesel-async connections.
+
+use anyhow::Context;
+use diesel::connection::SimpleConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool as DeadPool};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub type Pool = DeadPool<AsyncPgConnection>;
+pub type PooledConn = Object<AsyncPgConnection>;
+
+/// Tables every service that publishes or consumes events needs: the outbox
+/// and the processed-events (idempotency) table. Applied before the service's own.
+pub const EVENT_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/events");
+
+/// The database a service owns and how to reach it.
+#[derive(Clone, Debug)]
+pub struct DatabaseConfig {
+    pub base_url: String,
+    pub name: String,
+    pub pool_size: usize,
+}
+
+impl DatabaseConfig {
+    pub fn for_service(base_url: &str, service: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            name: crate::config::env_or(
+                &format!("{}_DATABASE", service.to_ascii_uppercase()),
+                &format!("jobtracker_{service}"),
+            ),
+            pool_size: crate::config::env_parse("DATABASE_POOL_SIZE", 16)?,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", self.base_url, self.name)
+    }
+}
+
+/// Creates the database if missing, runs the event tables' and the service's
+/// migrations, and returns a pool.
+pub async fn bootstrap(config: &DatabaseConfig, migrations: EmbeddedMigrations) -> anyhow::Result<Pool> {
+    create_database_if_missing(&config.base_url, &config.name).await?;
+    run_migrations(config.url(), migrations).await?;
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(config.url());
+    Pool::builder(manager)
+        .max_size(config.pool_size)
+        .build()
+        .context("building the database pool")
+}
+
+pub async fn create_database_if_missing(base_url: &str, name: &str) -> anyhow::Result<()> {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        anyhow::bail!("database name {name:?} must be [A-Za-z0-9_]");
+    }
+    let mut admin = AsyncPgConnection::establish(&format!("{base_url}/postgres"))
+        .await
+        .with_context(|| format!("connecting to PostgreSQL at {base_url}"))?;
+    let exists: i64 = diesel::sql_query("SELECT count(*) AS count FROM pg_database WHERE datname = $1")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .get_result::<Count>(&mut admin)
+        .await?
+        .count;
+    if exists == 0 {
+        match diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut admin).await {
+            Ok(_) => tracing::info!(database = name, "created database"),
+            // Another replica created it between our check and our CREATE.
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if info.message().contains("already exists") => {}
+            Err(err) => return Err(err).with_context(|| format!("creating database {name}")),
+        }
+    }
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+}
+
+/// Runs migrations on a blocking thread (diesel's harness is synchronous)
+/// while holding a session advisory lock, so concurrent starters serialise.
+pub async fn run_migrations(url: String, migrations: EmbeddedMigrations) -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
+            .with_context(|| format!("connecting to {url}"))?;
+        conn.batch_execute("SELECT pg_advisory_lock(7242011)")?;
+        let mut run = |source: EmbeddedMigrations| {
+            conn.run_pending_migrations(source)
+                .map(drop)
+                .map_err(|err| anyhow::anyhow!("running migrations: {err}"))
+        };
+        let result = run(EVENT_MIGRATIONS).and_then(|()| run(migrations));
+        conn.batch_execute("SELECT pg_advisory_unlock(7242011)")?;
+        result
+    })
+    .await
+    .context("migration task panicked")?
+}

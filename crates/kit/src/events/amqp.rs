@@ -1,0 +1,62 @@
+//! Connection settings for RabbitMQ and the naming of exchanges and queues.
+//!
+//! Names carry a prefix (`EVENTS_PREFIX`, default `jobtracker`) so that
+//! parallel test environments on one broker never steal each other's
+//! messages; an ephemeral bus (tests) lets its queues expire when unused.
+
+use std::time::Duration;
+
+use lapin::{Connection, ConnectionProperties};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Debug)]
+pub struct EventBus {
+    pub url: String,
+    pub prefix: String,
+    /// Queues expire after a minute without consumers and exchanges
+    /// auto-delete: for test environments only.
+    pub ephemeral: bool,
+}
+
+impl EventBus {
+    pub fn from_env(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            prefix: crate::config::env_or("EVENTS_PREFIX", "jobtracker"),
+            ephemeral: false,
+        }
+    }
+
+    pub fn events_exchange(&self) -> String {
+        format!("{}.events", self.prefix)
+    }
+
+    pub fn dead_letter_exchange(&self) -> String {
+        format!("{}.dead", self.prefix)
+    }
+
+    pub fn queue(&self, name: &str) -> String {
+        format!("{}.{name}", self.prefix)
+    }
+
+    pub async fn connect(&self) -> lapin::Result<Connection> {
+        Connection::connect(&self.url, ConnectionProperties::default()).await
+    }
+
+    /// Connects, retrying with capped exponential backoff until connected or
+    /// cancelled (`None`).
+    pub async fn connect_with_retry(&self, what: &str, shutdown: &CancellationToken) -> Option<Connection> {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.connect().await {
+                Ok(conn) => return Some(conn),
+                Err(err) => tracing::warn!(worker = what, error = %err, retry_in_ms = delay.as_millis() as u64, "RabbitMQ unavailable"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The HTTP surface every subgraph shares: `POST /graphql` (queries and
+//! mutations, the caller's token verified again here: never trust a header
+//! from outside), `GET /ws` (graphql-transport-ws, token from
+//! `connection_init`), and `GET /health`.
+
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::{Context, Data, Executor};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::Router;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+
+use crate::auth::{TokenVerifier, Viewer, bearer_token};
+use crate::error::AppError;
+
+#[derive(Clone)]
+struct SubgraphState<E> {
+    executor: E,
+    verifier: TokenVerifier,
+}
+
+/// The routes of a subgraph around its executable schema.
+pub fn subgraph_routes<E: Executor + Clone>(executor: E, verifier: TokenVerifier) -> Router {
+    Router::new()
+        .route("/graphql", post(graphql_handler::<E>))
+        .route("/ws", get(websocket_handler::<E>))
+        .route("/health", get(|| async { "ok" }))
+        .with_state(SubgraphState { executor, verifier })
+}
+
+/// Resolves the caller from an `Authorization` value: `None` when absent
+/// (anonymous), an error when present but not a valid token.
+pub async fn viewer_from_authorization(verifier: &TokenVerifier, value: Option<&str>) -> Result<Option<Viewer>, AppError> {
+    let Some(value) = value else { return Ok(None) };
+    let token = bearer_token(value).ok_or_else(|| AppError::Unauthenticated("Authorization must be a Bearer token".into()))?;
+    verifier.verify(token).await.map(Some)
+}
+
+async fn graphql_handler<E: Executor>(
+    State(state): State<SubgraphState<E>>,
+    headers: HeaderMap,
+    request: GraphQLBatchRequest,
+) -> GraphQLResponse {
+    let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match viewer_from_authorization(&state.verifier, authorization).await {
+        Ok(viewer) => {
+            let mut request = request.into_inner();
+            if let Some(viewer) = viewer {
+                request = request.data(viewer);
+            }
+            state.executor.execute_batch(request).await.into()
+        }
+        Err(err) => {
+            let error = async_graphql::Error::from(err).into_server_error(Default::default());
+            async_graphql::Response::from_errors(vec![error]).into()
+        }
+    }
+}
+
+async fn websocket_handler<E: Executor + Clone>(
+    State(state): State<SubgraphState<E>>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> impl IntoResponse {
+    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |stream| {
+        let verifier = state.verifier.clone();
+        GraphQLWebSocket::new(stream, state.executor, protocol)
+            .on_connection_init(move |payload| async move {
+                let authorization = payload
+                    .as_object()
+                    .and_then(|fields| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case("authorization")))
+                    .and_then(|(_, v)| v.as_str().map(str::to_owned));
+                let mut data = Data::default();
+                if let Some(viewer) = viewer_from_authorization(&verifier, authorization.as_deref()).await? {
+                    data.insert(viewer);
+                }
+                Ok(data)
+            })
+            .serve()
+    })
+}
+
+/// The signed-in caller, or UNAUTHENTICATED.
+pub fn require_viewer(ctx: &Context<'_>) -> Result<Viewer, AppError> {
+    ctx.data_opt::<Viewer>().copied().ok_or_else(AppError::unauthenticated)
+}
+
+/// The caller when signed in.
+pub fn optional_viewer(ctx: &Context<'_>) -> Option<Viewer> {
+    ctx.data_opt::<Viewer>().copied()
+}

@@ -1,0 +1,17 @@
+//! Shared plumbing for every Jobtracker service: configuration, telemetry,
+//! database bootstrap, identity, errors, pagination, the event backbone and
+//! the HTTP surface of a subgraph. A subgraph crate should only contain its
+//! domain; everything two subgraphs would otherwise copy lives here.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod graphql;
+pub mod pagination;
+pub mod server;
+pub mod telemetry;
+
+pub use auth::Viewer;
+pub use error::{AppError, AppResult};

@@ -1,0 +1,112 @@
+//! Relay cursor connections: `first` defaults to 20 and may not exceed 100;
+//! cursors are opaque (base64url of the sort key) and stable because every
+//! order is made total by ending with the row id.
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{OutputType, SimpleObject};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+
+pub const DEFAULT_PAGE_SIZE: i64 = 20;
+pub const MAX_PAGE_SIZE: i64 = 100;
+
+/// Extra fields of every connection.
+#[derive(SimpleObject)]
+#[graphql(shareable)]
+pub struct ConnectionTotals {
+    /// Number of items matching the query, over all pages.
+    pub total_count: i64,
+}
+
+pub type CountedConnection<N> = Connection<String, N, ConnectionTotals, EmptyFields>;
+
+/// A validated page request with a decoded cursor of type `K`.
+#[derive(Debug)]
+pub struct PageRequest<K> {
+    pub first: i64,
+    pub after: Option<K>,
+}
+
+impl<K: DeserializeOwned> PageRequest<K> {
+    pub fn parse(first: Option<i32>, after: Option<String>) -> Result<Self, AppError> {
+        let first = match first {
+            None => DEFAULT_PAGE_SIZE,
+            Some(n) if (0..=MAX_PAGE_SIZE as i32).contains(&n) => n as i64,
+            Some(_) => return Err(AppError::bad_input("first", format!("first must be between 0 and {MAX_PAGE_SIZE}"))),
+        };
+        let after = after.map(|cursor| decode_cursor(&cursor)).transpose()?;
+        Ok(Self { first, after })
+    }
+
+    /// Rows to fetch: one more than the page, to learn whether a next page exists.
+    pub fn fetch_limit(&self) -> i64 {
+        self.first + 1
+    }
+}
+
+pub fn encode_cursor(key: &impl Serialize) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).expect("cursor keys are plain data"))
+}
+
+pub fn decode_cursor<K: DeserializeOwned>(cursor: &str) -> Result<K, AppError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| AppError::bad_input("after", "after is not a cursor from this list"))
+}
+
+/// Builds a connection from `first + 1` fetched rows.
+pub fn connection<R, N, K>(
+    mut rows: Vec<R>,
+    page: &PageRequest<K>,
+    total_count: i64,
+    key_of: impl Fn(&R) -> K,
+    node_of: impl Fn(R) -> N,
+) -> CountedConnection<N>
+where
+    N: OutputType,
+    K: Serialize,
+{
+    let has_next_page = rows.len() as i64 > page.first;
+    rows.truncate(page.first as usize);
+    let mut connection = Connection::with_additional_fields(page.after.is_some(), has_next_page, ConnectionTotals { total_count });
+    connection.edges.extend(rows.into_iter().map(|row| {
+        let cursor = encode_cursor(&key_of(&row));
+        Edge::new(cursor, node_of(row))
+    }));
+    connection
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_defaults_to_twenty() {
+        let page = PageRequest::<String>::parse(None, None).unwrap();
+        assert_eq!(page.first, 20);
+        assert_eq!(page.fetch_limit(), 21);
+    }
+
+    #[test]
+    fn first_above_hundred_or_negative_is_bad_input() {
+        for first in [101, -1] {
+            let err = PageRequest::<String>::parse(Some(first), None).unwrap_err();
+            assert!(matches!(err, AppError::BadUserInput { ref field, .. } if field == "first"), "{first}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn cursor_round_trips_and_garbage_is_bad_input() {
+        let cursor = encode_cursor(&("Ada".to_string(), 7));
+        let page = PageRequest::<(String, i32)>::parse(Some(5), Some(cursor)).unwrap();
+        assert_eq!(page.after, Some(("Ada".to_string(), 7)));
+        let err = PageRequest::<(String, i32)>::parse(Some(5), Some("%%%".into())).unwrap_err();
+        assert!(matches!(err, AppError::BadUserInput { ref field, .. } if field == "after"));
+    }
+}

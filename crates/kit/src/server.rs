@@ -1,0 +1,104 @@
+//! Running a service: bind (port 0 in tests), then serve until a shutdown
+//! token fires. In-flight requests finish; background workers (outbox relay,
+//! consumers) get the same token and stop cleanly.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+type Worker = Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>> + Send>;
+
+/// A bound, not yet running service.
+pub struct ServiceApp {
+    name: &'static str,
+    listener: TcpListener,
+    routes: axum::Router,
+    workers: Vec<(&'static str, Worker)>,
+    /// Token of tasks the service spawned at build time (e.g. fanout).
+    background: CancellationToken,
+}
+
+impl ServiceApp {
+    pub async fn bind(name: &'static str, addr: SocketAddr, routes: axum::Router) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|err| anyhow::anyhow!("{name}: cannot listen on {addr}: {err}"))?;
+        Ok(Self { name, listener, routes, workers: Vec::new(), background: CancellationToken::new() })
+    }
+
+    /// Adds a background worker started with the server.
+    pub fn with_worker<F, Fut>(mut self, name: &'static str, worker: F) -> Self
+    where
+        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.workers.push((name, Box::new(move |token| Box::pin(worker(token)))));
+        self
+    }
+
+    /// Ties tasks spawned while building to the service's lifetime.
+    pub fn with_background(mut self, token: CancellationToken) -> Self {
+        self.background = token;
+        self
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let addr = self.local_addr();
+        tracing::info!(service = self.name, %addr, "listening");
+        let workers_token = CancellationToken::new();
+        let workers: Vec<_> = self
+            .workers
+            .into_iter()
+            .map(|(name, worker)| (name, tokio::spawn(worker(workers_token.clone()))))
+            .collect();
+        let server_shutdown = shutdown.clone();
+        let served = axum::serve(self.listener, self.routes)
+            .with_graceful_shutdown(async move { server_shutdown.cancelled().await })
+            .await;
+        workers_token.cancel();
+        self.background.cancel();
+        for (name, handle) in workers {
+            match handle.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::error!(service = self.name, worker = name, error = format!("{err:#}"), "worker failed"),
+                Err(err) => tracing::error!(service = self.name, worker = name, error = %err, "worker panicked"),
+            }
+        }
+        tracing::info!(service = self.name, "stopped");
+        served.map_err(Into::into)
+    }
+}
+
+/// Cancels the returned token on Ctrl-C or SIGTERM.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing the SIGTERM handler");
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutdown requested");
+        trigger.cancel();
+    });
+    token
+}

@@ -1,0 +1,2 @@
+DROP TABLE saved_profiles;
+DROP TABLE profiles;

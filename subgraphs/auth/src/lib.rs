@@ -1,0 +1,104 @@
+//! auth subgraph: accounts, passwords, access and refresh tokens, the
+//! signing key and its JWKS document.
+//!
+//! Routes: `/graphql`, `/health`, `/.well-known/jwks.json`, and
+//! `/internal/accounts/{id}` (service-to-service, not routed publicly: the
+//! users subgraph uses it to build a profile it has not yet heard of).
+
+pub mod model;
+pub mod schema;
+pub mod service;
+pub mod signing;
+pub mod store;
+
+use std::net::SocketAddr;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json};
+use axum::routing::get;
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use jobtracker_kit::auth::TokenVerifier;
+use jobtracker_kit::config::{Infra, env_parse, listen_addr};
+use jobtracker_kit::db::{self, DatabaseConfig};
+use jobtracker_kit::events::amqp::EventBus;
+use jobtracker_kit::events::{Outbox, OutboxRelay};
+use jobtracker_kit::server::ServiceApp;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::service::{AuthService, LoginThrottle};
+use crate::signing::Signer;
+use crate::store::Store;
+
+pub use schema::{AuthSchema, schema_builder};
+
+pub const SERVICE: &str = "auth";
+pub const DEFAULT_PORT: u16 = 4001;
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/auth");
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub database: DatabaseConfig,
+    pub bus: EventBus,
+    pub throttle: LoginThrottle,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let infra = Infra::from_env();
+        Ok(Self {
+            addr: listen_addr(SERVICE, DEFAULT_PORT)?,
+            database: DatabaseConfig::for_service(&infra.database_base_url, SERVICE)?,
+            bus: EventBus::from_env(&infra.amqp_url),
+            throttle: LoginThrottle {
+                max_failures: env_parse("AUTH_LOGIN_MAX_FAILURES", 5)?,
+                window: chrono::Duration::seconds(env_parse("AUTH_LOGIN_WINDOW_SECS", 900)?),
+            },
+        })
+    }
+}
+
+/// Migrates the database, loads (or creates) the signing key and binds.
+pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
+    let pool = db::bootstrap(&config.database, MIGRATIONS).await?;
+    let outbox = Outbox::default();
+    let store = Store::new(pool.clone(), outbox.clone());
+    let signer = Signer::from_row(store.active_signing_key(Signer::generate).await?);
+    let auth = AuthService { store, signer: signer.clone(), throttle: config.throttle };
+    let schema = schema_builder().data(auth.clone()).finish();
+
+    let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::new(signer.clone()))
+        .merge(
+            axum::Router::new()
+                .route("/.well-known/jwks.json", get(jwks))
+                .route("/internal/accounts/{id}", get(internal_account))
+                .with_state(auth),
+        );
+    let relay = OutboxRelay::new(pool, config.bus, outbox);
+    Ok(ServiceApp::bind(SERVICE, config.addr, routes)
+        .await?
+        .with_worker("outbox-relay", move |token| relay.run(token)))
+}
+
+async fn jwks(State(auth): State<AuthService>) -> impl IntoResponse {
+    ([("cache-control", "public, max-age=300")], Json(auth.signer.jwks()))
+}
+
+async fn internal_account(State(auth): State<AuthService>, Path(id): Path<Uuid>) -> impl IntoResponse {
+    match auth.store.account_by_id(id).await {
+        Ok(Some(account)) => Json(json!({
+            "id": account.id,
+            "email": account.email,
+            "fullName": account.full_name,
+            "createdAt": account.created_at,
+        }))
+        .into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "internal account lookup failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Domain rules of accounts: what a valid e-mail, password and name are, and
+//! how passwords and refresh tokens are protected. No I/O here.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jobtracker_kit::AppError;
+use rand::RngCore;
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+
+pub const MIN_PASSWORD_CHARS: usize = 10;
+const MAX_PASSWORD_CHARS: usize = 256;
+const MAX_EMAIL_CHARS: usize = 254;
+const MAX_NAME_CHARS: usize = 200;
+
+/// A syntactically valid e-mail address, trimmed and lower-cased so that
+/// `Ada@Example.com` and `ada@example.com` are one account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, AppError> {
+        let email = raw.trim().to_lowercase();
+        let bad = || AppError::bad_input(field, "enter a valid e-mail address, like name@example.com");
+        if email.len() > MAX_EMAIL_CHARS || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad());
+        }
+        let (local, domain) = email.rsplit_once('@').ok_or_else(bad)?;
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain.split('.').all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
+            && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
+            return Err(bad());
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password a user may choose: at least 10 characters.
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, AppError> {
+        let chars = raw.chars().count();
+        if chars < MIN_PASSWORD_CHARS {
+            return Err(AppError::bad_input(field, format!("password must have at least {MIN_PASSWORD_CHARS} characters")));
+        }
+        if chars > MAX_PASSWORD_CHARS {
+            return Err(AppError::bad_input(field, format!("password must have at most {MAX_PASSWORD_CHARS} characters")));
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    /// argon2id with a random salt (PHC string). CPU- and memory-heavy: call
+    /// it on a blocking thread.
+    pub fn hash(&self) -> anyhow::Result<String> {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(self.0.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|err| anyhow::anyhow!("hashing password: {err}"))
+    }
+}
+
+/// Checks a candidate password against a stored PHC hash.
+pub fn verify_password(candidate: &str, stored_hash: &str) -> bool {
+    PasswordHash::new(stored_hash)
+        .map(|hash| Argon2::default().verify_password(candidate.as_bytes(), &hash).is_ok())
+        .unwrap_or(false)
+}
+
+/// A hash of a random password, verified against when the e-mail is unknown
+/// so that both failures cost the same time.
+pub fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| Password("decoy-password-never-matches".into()).hash().expect("argon2 with default parameters"))
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FullName(String);
+
+impl FullName {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, AppError> {
+        let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        if name.is_empty() {
+            return Err(AppError::bad_input(field, "full name must not be empty"));
+        }
+        if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+            return Err(AppError::bad_input(field, format!("full name must be at most {MAX_NAME_CHARS} printable characters")));
+        }
+        Ok(Self(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An opaque refresh token: 32 random bytes for the client, only their
+/// SHA-256 in the database.
+pub struct RefreshToken {
+    pub token: String,
+    pub hash: Vec<u8>,
+}
+
+impl RefreshToken {
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        OsRng.fill_bytes(&mut bytes);
+        let token = URL_SAFE_NO_PAD.encode(bytes);
+        let hash = hash_refresh_token(&token);
+        Self { token, hash }
+    }
+}
+
+pub fn hash_refresh_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(err: AppError) -> String {
+        match err {
+            AppError::BadUserInput { field, .. } => field,
+            other => panic!("expected BAD_USER_INPUT, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn email_is_normalised() {
+        assert_eq!(Email::parse("  Ada@Example.COM ", "email").unwrap().as_str(), "ada@example.com");
+    }
+
+    #[test]
+    fn malformed_emails_are_refused_with_the_field() {
+        for raw in ["", "ada", "ada@", "@example.com", "ada@example", "ada@@example.com", "a da@example.com", "ada@-x.com", "ada@x..com"] {
+            assert_eq!(field_of(Email::parse(raw, "input.email").unwrap_err()), "input.email", "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn password_needs_ten_characters() {
+        assert_eq!(field_of(Password::parse("123456789", "input.password").unwrap_err()), "input.password");
+        assert!(Password::parse("1234567890", "input.password").is_ok());
+        // Characters, not bytes: ten multi-byte characters are enough.
+        assert!(Password::parse("éééééééééé", "input.password").is_ok());
+    }
+
+    #[test]
+    fn password_hash_is_argon2id_and_verifies() {
+        let hash = Password::parse("correct horse battery", "p").unwrap().hash().unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &hash));
+        assert!(!verify_password("wrong horse battery", &hash));
+        assert!(!verify_password("anything", "not a phc string"));
+    }
+
+    #[test]
+    fn full_name_is_trimmed_and_required() {
+        assert_eq!(FullName::parse("  Ada   Lovelace ", "n").unwrap().as_str(), "Ada Lovelace");
+        assert_eq!(field_of(FullName::parse("   ", "input.fullName").unwrap_err()), "input.fullName");
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_stored_hashed() {
+        let a = RefreshToken::generate();
+        let b = RefreshToken::generate();
+        assert_ne!(a.token, b.token);
+        assert_eq!(a.hash, hash_refresh_token(&a.token));
+        assert_eq!(a.hash.len(), 32);
+    }
+}

@@ -1,0 +1,281 @@
+//! Profile rules: what may be written into a public profile. Inputs become
+//! these types through one `parse` each; nothing downstream sees raw input.
+
+use jobtracker_kit::AppError;
+use serde::{Deserialize, Serialize};
+
+const MAX_NAME_CHARS: usize = 200;
+const MAX_TEXT_CHARS: usize = 200;
+const MAX_SKILLS: usize = 50;
+const MAX_SKILL_CHARS: usize = 50;
+const MAX_LINKS: usize = 10;
+const MAX_URL_CHARS: usize = 2048;
+pub const MAX_SEARCH_CHARS: usize = 100;
+
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SocialKind {
+    Linkedin,
+    Github,
+    Twitter,
+    Website,
+    Other,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocialLink {
+    pub kind: SocialKind,
+    pub url: HttpUrl,
+}
+
+/// An absolute http(s) URL with a host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HttpUrl(String);
+
+impl HttpUrl {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, AppError> {
+        let raw = raw.trim();
+        let bad = || AppError::bad_input(field, "must be an http:// or https:// URL");
+        if raw.len() > MAX_URL_CHARS {
+            return Err(AppError::bad_input(field, format!("URL must be at most {MAX_URL_CHARS} characters")));
+        }
+        let url = url::Url::parse(raw).map_err(|_| bad())?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+            return Err(bad());
+        }
+        Ok(Self(url.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A phone number as people write it (`+33 6 12 34 56 78`, `(555) 123-4567`):
+/// digits with an optional leading `+` and separators, 7 to 15 digits (E.164).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, AppError> {
+        let phone = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        let body = phone.strip_prefix('+').unwrap_or(&phone);
+        let digits = body.chars().filter(char::is_ascii_digit).count();
+        let allowed = body.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')'));
+        if !allowed || !(7..=15).contains(&digits) {
+            return Err(AppError::bad_input(field, "phone must be 7 to 15 digits, optionally with a leading + and spaces, dashes, dots or parentheses"));
+        }
+        Ok(Self(phone))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// Trims; `None` for blank text (clearing a field with "" is the same as null).
+fn optional_text(raw: Option<&str>, field: &str, max: usize) -> Result<Option<String>, AppError> {
+    let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
+    if text.chars().count() > max || text.chars().any(char::is_control) {
+        return Err(AppError::bad_input(field, format!("must be at most {max} printable characters")));
+    }
+    Ok(Some(text.to_string()))
+}
+
+/// A change to a profile: `None` keeps a field, `Some(None)` clears it.
+#[derive(Debug, Default, PartialEq)]
+pub struct ProfilePatch {
+    pub full_name: Option<String>,
+    pub phone: Option<Option<String>>,
+    pub location: Option<Option<String>>,
+    pub headline: Option<Option<String>>,
+    pub skills: Option<Vec<String>>,
+    pub social_links: Option<Vec<SocialLink>>,
+}
+
+/// One field of the raw input: absent, explicitly null, or a value.
+pub enum Field<T> {
+    Absent,
+    Null,
+    Value(T),
+}
+
+pub struct RawProfileInput {
+    pub full_name: Field<String>,
+    pub phone: Field<String>,
+    pub location: Field<String>,
+    pub headline: Field<String>,
+    pub skills: Field<Vec<String>>,
+    pub social_links: Field<Vec<(SocialKind, String)>>,
+}
+
+impl ProfilePatch {
+    pub fn parse(input: RawProfileInput) -> Result<Self, AppError> {
+        let full_name = match input.full_name {
+            Field::Absent => None,
+            Field::Null => return Err(AppError::bad_input("input.fullName", "full name cannot be cleared")),
+            Field::Value(name) => {
+                let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+                if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+                    return Err(AppError::bad_input("input.fullName", format!("full name must be 1 to {MAX_NAME_CHARS} characters")));
+                }
+                Some(name)
+            }
+        };
+        let text = |field: Field<String>, name: &str| -> Result<Option<Option<String>>, AppError> {
+            match field {
+                Field::Absent => Ok(None),
+                Field::Null => Ok(Some(None)),
+                Field::Value(v) => optional_text(Some(&v), name, MAX_TEXT_CHARS).map(Some),
+            }
+        };
+        let phone = match input.phone {
+            Field::Absent => None,
+            Field::Null => Some(None),
+            Field::Value(v) if v.trim().is_empty() => Some(None),
+            Field::Value(v) => Some(Some(Phone::parse(&v, "input.phone")?.into_inner())),
+        };
+        let skills = match input.skills {
+            Field::Absent => None,
+            Field::Null => Some(Vec::new()),
+            Field::Value(skills) => Some(parse_skills(skills)?),
+        };
+        let social_links = match input.social_links {
+            Field::Absent => None,
+            Field::Null => Some(Vec::new()),
+            Field::Value(links) => {
+                if links.len() > MAX_LINKS {
+                    return Err(AppError::bad_input("input.socialLinks", format!("at most {MAX_LINKS} links")));
+                }
+                let links = links
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (kind, url))| Ok(SocialLink { kind, url: HttpUrl::parse(&url, &format!("input.socialLinks.{i}.url"))? }))
+                    .collect::<Result<Vec<_>, AppError>>()?;
+                Some(links)
+            }
+        };
+        Ok(Self {
+            full_name,
+            phone,
+            location: text(input.location, "input.location")?,
+            headline: text(input.headline, "input.headline")?,
+            skills,
+            social_links,
+        })
+    }
+}
+
+/// Trimmed, non-empty, at most 50 of at most 50 characters, duplicates
+/// (ignoring case) dropped, order kept.
+fn parse_skills(skills: Vec<String>) -> Result<Vec<String>, AppError> {
+    let mut kept: Vec<String> = Vec::new();
+    for (i, skill) in skills.iter().enumerate() {
+        let skill = skill.split_whitespace().collect::<Vec<_>>().join(" ");
+        if skill.is_empty() || skill.chars().count() > MAX_SKILL_CHARS {
+            return Err(AppError::bad_input(format!("input.skills.{i}"), format!("a skill must be 1 to {MAX_SKILL_CHARS} characters")));
+        }
+        if !kept.iter().any(|k| k.eq_ignore_ascii_case(&skill)) {
+            kept.push(skill);
+        }
+    }
+    if kept.len() > MAX_SKILLS {
+        return Err(AppError::bad_input("input.skills", format!("at most {MAX_SKILLS} skills")));
+    }
+    Ok(kept)
+}
+
+/// A name search term: trimmed, at most 100 characters, LIKE wildcards escaped.
+pub fn search_pattern(raw: &str) -> Result<String, AppError> {
+    let term = raw.trim().to_lowercase();
+    if term.chars().count() > MAX_SEARCH_CHARS {
+        return Err(AppError::bad_input("search", format!("search must be at most {MAX_SEARCH_CHARS} characters")));
+    }
+    let escaped = term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    Ok(format!("%{escaped}%"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(err: AppError) -> String {
+        match err {
+            AppError::BadUserInput { field, .. } => field,
+            other => panic!("expected BAD_USER_INPUT, got {other:?}"),
+        }
+    }
+
+    fn input() -> RawProfileInput {
+        RawProfileInput {
+            full_name: Field::Absent,
+            phone: Field::Absent,
+            location: Field::Absent,
+            headline: Field::Absent,
+            skills: Field::Absent,
+            social_links: Field::Absent,
+        }
+    }
+
+    #[test]
+    fn absent_keeps_and_null_clears() {
+        let patch = ProfilePatch::parse(RawProfileInput { location: Field::Null, ..input() }).unwrap();
+        assert_eq!(patch, ProfilePatch { location: Some(None), ..Default::default() });
+    }
+
+    #[test]
+    fn full_name_cannot_be_cleared() {
+        let err = ProfilePatch::parse(RawProfileInput { full_name: Field::Null, ..input() }).unwrap_err();
+        assert_eq!(field_of(err), "input.fullName");
+    }
+
+    #[test]
+    fn urls_must_be_http_or_https() {
+        assert!(HttpUrl::parse("https://github.com/ada", "u").is_ok());
+        assert!(HttpUrl::parse("http://example.com", "u").is_ok());
+        for bad in ["javascript:alert(1)", "ftp://example.com", "github.com/ada", "https://", "mailto:a@b.c", ""] {
+            assert!(HttpUrl::parse(bad, "u").is_err(), "{bad}");
+        }
+        let err = ProfilePatch::parse(RawProfileInput {
+            social_links: Field::Value(vec![(SocialKind::Github, "https://github.com/a".into()), (SocialKind::Other, "javascript:x".into())]),
+            ..input()
+        })
+        .unwrap_err();
+        assert_eq!(field_of(err), "input.socialLinks.1.url");
+    }
+
+    #[test]
+    fn phone_numbers_as_people_write_them() {
+        for ok in ["+33 6 12 34 56 78", "(555) 123-4567", "0612345678", "+1.555.123.4567"] {
+            assert!(Phone::parse(ok, "p").is_ok(), "{ok}");
+        }
+        for bad in ["12345", "call me", "+33 6 12 34 56 78 90 12 34", "555-CALL-NOW", "++33612345678"] {
+            assert!(Phone::parse(bad, "p").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn skills_are_trimmed_and_deduplicated() {
+        let patch = ProfilePatch::parse(RawProfileInput {
+            skills: Field::Value(vec![" Rust ".into(), "rust".into(), "SQL".into()]),
+            ..input()
+        })
+        .unwrap();
+        assert_eq!(patch.skills, Some(vec!["Rust".to_string(), "SQL".to_string()]));
+        let err = ProfilePatch::parse(RawProfileInput { skills: Field::Value(vec!["ok".into(), " ".into()]), ..input() }).unwrap_err();
+        assert_eq!(field_of(err), "input.skills.1");
+    }
+
+    #[test]
+    fn long_text_is_refused_not_truncated() {
+        let err = ProfilePatch::parse(RawProfileInput { headline: Field::Value("x".repeat(201)), ..input() }).unwrap_err();
+        assert_eq!(field_of(err), "input.headline");
+    }
+
+    #[test]
+    fn search_escapes_like_wildcards() {
+        assert_eq!(search_pattern(" Ada_100% ").unwrap(), "%ada\\_100\\%%");
+        assert!(search_pattern(&"a".repeat(101)).is_err());
+    }
+}

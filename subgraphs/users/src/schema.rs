@@ -1,0 +1,232 @@
+//! users' part of the supergraph: `User` (owned here), profile queries and
+//! mutations, and the `profileUpdated` subscription.
+
+use std::sync::Arc;
+
+use async_graphql::{Result, ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, Schema, SchemaBuilder, SimpleObject, Subscription};
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use jobtracker_kit::events::Fanout;
+use jobtracker_kit::events::contracts::USER_UPDATED;
+use jobtracker_kit::graphql::{optional_viewer, require_viewer};
+use jobtracker_kit::pagination::{self, CountedConnection, PageRequest};
+use jobtracker_kit::{AppError, AppResult};
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+use crate::events::AccountsClient;
+use crate::model::{self, Field, ProfilePatch, RawProfileInput, SocialKind};
+use crate::store::{Profile, Store};
+
+pub type UsersSchema = Schema<Query, Mutation, SubscriptionRoot>;
+
+/// A public profile.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct User {
+    pub id: ID,
+    pub full_name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub location: Option<String>,
+    /// The position the user holds or seeks.
+    pub headline: Option<String>,
+    pub skills: Vec<String>,
+    pub social_links: Vec<SocialLink>,
+    pub created_at: DateTime<Utc>,
+    #[graphql(skip)]
+    pub uuid: Uuid,
+}
+
+#[derive(SimpleObject)]
+pub struct SocialLink {
+    pub kind: SocialKind,
+    pub url: String,
+}
+
+impl From<Profile> for User {
+    fn from(profile: Profile) -> Self {
+        Self {
+            id: ID(profile.id.to_string()),
+            social_links: profile
+                .social_links()
+                .into_iter()
+                .map(|link| SocialLink { kind: link.kind, url: link.url.as_str().to_string() })
+                .collect(),
+            full_name: profile.full_name,
+            email: profile.email,
+            phone: profile.phone,
+            location: profile.location,
+            headline: profile.headline,
+            skills: profile.skills,
+            created_at: profile.created_at,
+            uuid: profile.id,
+        }
+    }
+}
+
+#[ComplexObject]
+impl User {
+    /// Profiles this user saved; only on the viewer's own User, null for others.
+    async fn saved_profiles(&self, ctx: &Context<'_>) -> Result<Option<Vec<User>>> {
+        match optional_viewer(ctx) {
+            Some(viewer) if viewer.user_id == self.uuid => {
+                let saved = ctx.data_unchecked::<Store>().saved_by(self.uuid).await?;
+                Ok(Some(saved.into_iter().map(User::from).collect()))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct SocialLinkInput {
+    pub kind: SocialKind,
+    pub url: String,
+}
+
+/// Every field optional: null clears, absent keeps.
+#[derive(InputObject)]
+pub struct UpdateProfileInput {
+    pub full_name: MaybeUndefined<String>,
+    pub phone: MaybeUndefined<String>,
+    pub location: MaybeUndefined<String>,
+    pub headline: MaybeUndefined<String>,
+    pub skills: MaybeUndefined<Vec<String>>,
+    pub social_links: MaybeUndefined<Vec<SocialLinkInput>>,
+}
+
+fn field<T, U>(value: MaybeUndefined<T>, map: impl FnOnce(T) -> U) -> Field<U> {
+    match value {
+        MaybeUndefined::Undefined => Field::Absent,
+        MaybeUndefined::Null => Field::Null,
+        MaybeUndefined::Value(v) => Field::Value(map(v)),
+    }
+}
+
+impl From<UpdateProfileInput> for RawProfileInput {
+    fn from(input: UpdateProfileInput) -> Self {
+        Self {
+            full_name: field(input.full_name, |v| v),
+            phone: field(input.phone, |v| v),
+            location: field(input.location, |v| v),
+            headline: field(input.headline, |v| v),
+            skills: field(input.skills, |v| v),
+            social_links: field(input.social_links, |links| links.into_iter().map(|l| (l.kind, l.url)).collect()),
+        }
+    }
+}
+
+pub(crate) fn parse_user_id(id: &ID, field: &str) -> AppResult<Uuid> {
+    Uuid::parse_str(id).map_err(|_| AppError::bad_input(field, "not a user id"))
+}
+
+async fn profile(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<User>> {
+    let accounts = ctx.data_unchecked::<AccountsClient>();
+    Ok(accounts.profile_or_fetch(ctx.data_unchecked::<Store>(), id).await?.map(User::from))
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The signed-in user; null when signed out.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        match optional_viewer(ctx) {
+            Some(viewer) => Ok(profile(ctx, viewer.user_id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// Any user's public profile; null when there is no such user.
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
+        Ok(profile(ctx, parse_user_id(&id, "id")?).await?)
+    }
+
+    /// Users whose full name contains `search` (case-insensitive), by name.
+    async fn users(&self, ctx: &Context<'_>, search: String, first: Option<i32>, after: Option<String>) -> Result<CountedConnection<User>> {
+        let page = PageRequest::parse(first, after)?;
+        let pattern = model::search_pattern(&search)?;
+        let (rows, total) = ctx.data_unchecked::<Store>().search(&pattern, &page).await?;
+        Ok(pagination::connection(rows, &page, total, |p| (p.full_name.to_lowercase(), p.id), User::from))
+    }
+
+    #[graphql(entity)]
+    async fn find_user_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
+        match Uuid::parse_str(&id) {
+            Ok(id) => Ok(profile(ctx, id).await?),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Changes the viewer's profile.
+    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<User> {
+        let viewer = require_viewer(ctx)?;
+        let patch = ProfilePatch::parse(input.into())?;
+        ensure_own_profile(ctx, viewer.user_id).await?;
+        Ok(ctx.data_unchecked::<Store>().update(viewer.user_id, patch).await?.into())
+    }
+
+    /// Adds a profile to the viewer's saved list; returns the viewer.
+    async fn save_profile(&self, ctx: &Context<'_>, user_id: ID) -> Result<User> {
+        let viewer = require_viewer(ctx)?;
+        let target = parse_user_id(&user_id, "userId")?;
+        let me = ensure_own_profile(ctx, viewer.user_id).await?;
+        profile(ctx, target).await?.ok_or(AppError::NotFound("user"))?;
+        ctx.data_unchecked::<Store>().save(viewer.user_id, target).await?;
+        Ok(me)
+    }
+
+    /// Removes a profile from the viewer's saved list; returns the viewer.
+    async fn unsave_profile(&self, ctx: &Context<'_>, user_id: ID) -> Result<User> {
+        let viewer = require_viewer(ctx)?;
+        let target = parse_user_id(&user_id, "userId")?;
+        let me = ensure_own_profile(ctx, viewer.user_id).await?;
+        ctx.data_unchecked::<Store>().unsave(viewer.user_id, target).await?;
+        Ok(me)
+    }
+}
+
+/// The viewer's profile (a valid token for a deleted account is NOT_FOUND).
+async fn ensure_own_profile(ctx: &Context<'_>, id: Uuid) -> AppResult<User> {
+    profile(ctx, id).await?.ok_or(AppError::NotFound("user"))
+}
+
+pub struct SubscriptionRoot;
+
+#[Subscription]
+impl SubscriptionRoot {
+    /// The viewer's profile, pushed after every change to it.
+    async fn profile_updated(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = User> + use<>> {
+        let viewer = require_viewer(ctx)?;
+        let events = ctx.data_unchecked::<Fanout>().subscribe();
+        let store = ctx.data_unchecked::<Store>().clone();
+        let stream = futures::stream::unfold(events, move |mut events| async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) if event.event_type == USER_UPDATED && event.user_id == viewer.user_id => return Some((event, events)),
+                    Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        })
+        .then(move |event: Arc<jobtracker_kit::events::Envelope>| {
+            let store = store.clone();
+            async move { store.get(event.aggregate_id).await.ok().flatten().map(User::from) }
+        })
+        .filter_map(|user| async move { user });
+        Ok(stream)
+    }
+}
+
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, SubscriptionRoot> {
+    Schema::build(Query, Mutation, SubscriptionRoot)
+        .enable_federation()
+        .enable_subscription_in_federation()
+        .extension(async_graphql::extensions::Tracing)
+}
