@@ -1,1 +1,21 @@
-fn main() {}
+//! `jobtracker`: one binary for every service. `main` only wires.
+
+mod cli;
+mod supervisor;
+
+use clap::Parser;
+use jobtracker_router::hive_router::{RouterGlobalAllocator, configure_global_allocator};
+
+use cli::{Cli, Command, Target};
+
+// mimalloc, as in Hive Router's own binary.
+configure_global_allocator!();
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Run { target: Target::All, supergraph } => supervisor::run_all(supergraph),
+        Command::Run { target: Target::Router, supergraph } => cli::run_router(supergraph),
+        Command::Run { target, .. } => cli::run_subgraph(target),
+        Command::Migrate => cli::migrate(),
+    }
+}

@@ -8,7 +8,7 @@ use crate::service::{AuthService, Session};
 
 pub type AuthSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// A reference to a user; the users subgraph resolves its fields.
+// A reference to a user; the users subgraph resolves its fields.
 #[derive(SimpleObject)]
 #[graphql(unresolvable = "id")]
 pub struct User {

@@ -199,7 +199,7 @@ async fn ensure_own_profile(ctx: &Context<'_>, id: Uuid) -> AppResult<User> {
 
 pub struct SubscriptionRoot;
 
-#[Subscription]
+#[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// The viewer's profile, pushed after every change to it.
     async fn profile_updated(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = User> + use<>> {

@@ -1,1 +1,115 @@
-fn main() {}
+//! `jobtracker-schema compose|check`: exports each subgraph's SDL straight
+//! from its async-graphql schema, composes them with Apollo's reference
+//! composition (apollo-federation, with satisfiability checks) and writes
+//! schema/. `check` fails when the checked-in files differ from the code.
+//! A build tool only: the composer never enters the runtime binary.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use apollo_federation::composition::{CompositionOptions, compose};
+use apollo_federation::subgraph::typestate::Subgraph;
+use async_graphql::SDLExportOptions;
+use clap::{Parser, Subcommand};
+use serde::Deserialize;
+
+#[derive(Parser)]
+#[command(about = "Export subgraph SDL and compose the supergraph")]
+struct Cli {
+    #[command(subcommand)]
+    command: Mode,
+    /// The workspace root (where supergraph.yaml is).
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+}
+
+#[derive(Subcommand, PartialEq)]
+enum Mode {
+    /// Writes schema/<name>.graphql and schema/supergraph.graphql.
+    Compose,
+    /// Fails when schema/ differs from what the code would write.
+    Check,
+}
+
+#[derive(Deserialize)]
+struct SupergraphConfig {
+    subgraphs: BTreeMap<String, SubgraphConfig>,
+}
+
+#[derive(Deserialize)]
+struct SubgraphConfig {
+    routing_url: String,
+    schema: SchemaFile,
+}
+
+#[derive(Deserialize)]
+struct SchemaFile {
+    file: PathBuf,
+}
+
+fn export_options() -> SDLExportOptions {
+    SDLExportOptions::new().federation().compose_directive()
+}
+
+/// The SDL of a subgraph, from its code.
+fn subgraph_sdl(name: &str) -> anyhow::Result<String> {
+    Ok(match name {
+        "auth" => jobtracker_auth::schema_builder().finish().sdl_with_options(export_options()),
+        "users" => jobtracker_users::schema_builder().finish().sdl_with_options(export_options()),
+        other => bail!("supergraph.yaml names {other:?}, which is not a subgraph of this workspace"),
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config: SupergraphConfig = serde_yaml::from_str(
+        &std::fs::read_to_string(cli.root.join("supergraph.yaml")).context("reading supergraph.yaml")?,
+    )?;
+
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    let mut subgraphs = Vec::new();
+    for (name, subgraph) in &config.subgraphs {
+        let sdl = subgraph_sdl(name)?;
+        subgraphs.push(
+            Subgraph::parse(name, &subgraph.routing_url, &sdl).map_err(|err| anyhow::anyhow!("subgraph {name}: {err}"))?,
+        );
+        files.push((cli.root.join(&subgraph.schema.file), sdl));
+    }
+    let supergraph = compose(subgraphs, CompositionOptions::default()).map_err(|failure| {
+        let errors: Vec<String> = failure.errors.iter().map(|e| e.to_string()).collect();
+        anyhow::anyhow!("composition failed:\n{}", errors.join("\n"))
+    })?;
+    for hint in supergraph.hints() {
+        eprintln!("hint: {}", hint.message());
+    }
+    files.push((cli.root.join("schema/supergraph.graphql"), supergraph.schema().schema().to_string()));
+
+    match cli.command {
+        Mode::Compose => {
+            for (path, content) in &files {
+                write(path, content)?;
+            }
+            println!("composed {} subgraphs into schema/supergraph.graphql", config.subgraphs.len());
+        }
+        Mode::Check => {
+            let stale: Vec<String> = files
+                .iter()
+                .filter(|(path, content)| std::fs::read_to_string(path).ok().as_deref() != Some(content.as_str()))
+                .map(|(path, _)| path.display().to_string())
+                .collect();
+            if !stale.is_empty() {
+                bail!("schema files differ from the code: {}\nrun `make schema` and commit the result", stale.join(", "));
+            }
+            println!("schema/ matches the code");
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &Path, content: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, content).with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,201 @@
+//! Router settings from environment variables, rendered into Hive's YAML
+//! configuration. An operator who wants Hive's full configuration surface
+//! sets `ROUTER_CONFIG_FILE_PATH` to their own file instead.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+/// The supergraph composed at build time, used when no file is given and
+/// `schema/supergraph.graphql` is not in the working directory.
+pub const EMBEDDED_SUPERGRAPH: &str = include_str!("../../schema/supergraph.graphql");
+
+#[derive(Clone, Debug)]
+pub struct RouterSettings {
+    pub host: String,
+    pub port: u16,
+    /// Federation v2 supergraph file; polled for changes (hot reload).
+    pub supergraph_path: Option<PathBuf>,
+    pub poll_interval_secs: u64,
+    /// Base URL per subgraph name (`<NAME>_URL`), overriding the supergraph's.
+    pub subgraph_urls: BTreeMap<String, String>,
+    pub jwks_url: String,
+    pub rate_limit_per_second: f64,
+    pub rate_limit_burst: f64,
+    pub trust_forwarded_for: bool,
+    pub cors_origins: Vec<String>,
+    pub max_depth: usize,
+    pub max_aliases: usize,
+    pub workers: Option<usize>,
+    pub dedupe: bool,
+    pub log_level: String,
+}
+
+fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_parse<T: std::str::FromStr>(key: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match env(key) {
+        Some(v) => v.trim().parse().map_err(|err| anyhow::anyhow!("{key}={v:?} is invalid: {err}")),
+        None => Ok(default),
+    }
+}
+
+impl RouterSettings {
+    pub fn from_env(supergraph_path: Option<PathBuf>) -> anyhow::Result<Self> {
+        let auth_url = env("AUTH_URL").unwrap_or_else(|| "http://127.0.0.1:4001".into());
+        let supergraph_path = supergraph_path
+            .or_else(|| env("SUPERGRAPH_PATH").map(PathBuf::from))
+            .or_else(|| Some(PathBuf::from("schema/supergraph.graphql")).filter(|p| p.exists()));
+        Ok(Self {
+            host: env("ROUTER_HOST").unwrap_or_else(|| "127.0.0.1".into()),
+            port: env_parse("ROUTER_PORT", 4000)?,
+            supergraph_path,
+            poll_interval_secs: env_parse("SUPERGRAPH_POLL_SECS", 5)?,
+            subgraph_urls: BTreeMap::new(),
+            jwks_url: env("ROUTER_JWKS_URL").unwrap_or_else(|| format!("{}/.well-known/jwks.json", auth_url.trim_end_matches('/'))),
+            rate_limit_per_second: env_parse("RATE_LIMIT_PER_SECOND", 50.0)?,
+            rate_limit_burst: env_parse("RATE_LIMIT_BURST", 100.0)?,
+            trust_forwarded_for: env_parse("RATE_LIMIT_TRUST_FORWARDED_FOR", false)?,
+            cors_origins: env("CORS_ALLOW_ORIGINS")
+                .unwrap_or_else(|| "*".into())
+                .split(',')
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            max_depth: env_parse("ROUTER_MAX_DEPTH", 12)?,
+            max_aliases: env_parse("ROUTER_MAX_ALIASES", 30)?,
+            workers: env("ROUTER_WORKERS").map(|w| w.parse()).transpose().context("ROUTER_WORKERS")?,
+            dedupe: env_parse("ROUTER_DEDUPE", true)?,
+            log_level: env("ROUTER_LOG_LEVEL").unwrap_or_else(|| "info".into()),
+        })
+    }
+
+    /// Reads `<NAME>_URL` for every subgraph the supergraph names.
+    pub fn with_subgraph_urls_from_env(mut self, supergraph_sdl: &str) -> Self {
+        for name in subgraph_names(supergraph_sdl) {
+            if let Some(url) = env(&format!("{}_URL", name.to_ascii_uppercase())) {
+                self.subgraph_urls.insert(name, url.trim_end_matches('/').to_string());
+            }
+        }
+        self
+    }
+
+    pub fn supergraph_sdl(&self) -> anyhow::Result<String> {
+        match &self.supergraph_path {
+            Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading supergraph {}", path.display())),
+            None => Ok(EMBEDDED_SUPERGRAPH.to_string()),
+        }
+    }
+
+    /// Hive's configuration as YAML (JSON is valid YAML).
+    pub fn hive_config(&self, supergraph_path: &Path) -> Value {
+        let overrides: serde_json::Map<String, Value> = self
+            .subgraph_urls
+            .iter()
+            .map(|(name, base)| (name.clone(), json!({ "url": format!("{base}/graphql") })))
+            .collect();
+        let cors = if self.cors_origins.iter().any(|o| o == "*") {
+            json!({ "enabled": true, "allow_any_origin": true, "policies": [] })
+        } else {
+            json!({ "enabled": true, "policies": [{ "origins": self.cors_origins }] })
+        };
+        let mut http = json!({ "host": self.host, "port": self.port, "graphql_endpoint": "/graphql" });
+        if let Some(workers) = self.workers {
+            http["workers"] = json!(workers);
+        }
+        json!({
+            "log": { "level": self.log_level },
+            "http": http,
+            "supergraph": {
+                "source": "file",
+                "path": supergraph_path,
+                "poll_interval": format!("{}s", self.poll_interval_secs),
+            },
+            "override_subgraph_urls": { "subgraphs": overrides },
+            "laboratory": { "enabled": false },
+            "introspection": true,
+            "error_masking": { "enabled": false },
+            "cors": cors,
+            "jwt": {
+                "enabled": true,
+                "require_authentication": false,
+                "allowed_algorithms": ["EdDSA"],
+                "issuers": ["jobtracker"],
+                "audiences": ["jobtracker"],
+                "jwks_providers": [{ "source": "remote", "url": self.jwks_url, "prefetch": true }],
+            },
+            "headers": { "all": { "request": [{ "propagate": { "named": "Authorization" } }] } },
+            "limits": {
+                "max_depth": { "n": self.max_depth },
+                "max_aliases": { "n": self.max_aliases },
+            },
+            "traffic_shaping": { "all": { "dedupe_enabled": self.dedupe } },
+            "websocket": { "enabled": true },
+            "subscriptions": { "enabled": true, "websocket": { "all": { "path": "/ws" } } },
+            "plugins": {
+                "rate_limit": {
+                    "enabled": true,
+                    "config": {
+                        "per_second": self.rate_limit_per_second,
+                        "burst": self.rate_limit_burst,
+                        "trust_forwarded_for": self.trust_forwarded_for,
+                    }
+                },
+                "token_gate": { "enabled": true },
+                "playground": { "enabled": true },
+            },
+        })
+    }
+
+    /// Writes the supergraph (when embedded) and the configuration to a
+    /// private runtime directory; returns the configuration's path.
+    pub fn write_config_file(&self) -> anyhow::Result<PathBuf> {
+        let dir = std::env::temp_dir().join(format!("jobtracker-router-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let supergraph_path = match &self.supergraph_path {
+            Some(path) => std::fs::canonicalize(path).with_context(|| format!("supergraph {}", path.display()))?,
+            None => {
+                let path = dir.join("supergraph.graphql");
+                std::fs::write(&path, EMBEDDED_SUPERGRAPH)?;
+                path
+            }
+        };
+        let config_path = dir.join("router.config.yaml");
+        let yaml = serde_yaml::to_string(&self.hive_config(&supergraph_path))?;
+        std::fs::write(&config_path, yaml)?;
+        Ok(config_path)
+    }
+}
+
+/// Subgraph names declared by `@join__graph(name: "…", url: "…")`.
+pub fn subgraph_names(supergraph_sdl: &str) -> Vec<String> {
+    let pattern = regex::Regex::new(r#"@join__graph\(\s*name:\s*"([^"]+)""#).expect("static regex");
+    pattern.captures_iter(supergraph_sdl).map(|c| c[1].to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_subgraph_names_in_a_supergraph() {
+        let sdl = r#"enum join__Graph {
+  AUTH @join__graph(name: "auth", url: "http://127.0.0.1:4001/graphql")
+  USERS @join__graph(name: "users", url: "http://127.0.0.1:4002/graphql")
+}"#;
+        assert_eq!(subgraph_names(sdl), vec!["auth", "users"]);
+    }
+
+    #[test]
+    fn the_embedded_supergraph_names_auth_and_users() {
+        let names = subgraph_names(EMBEDDED_SUPERGRAPH);
+        assert!(names.contains(&"auth".to_string()) && names.contains(&"users".to_string()), "{names:?}");
+    }
+}

@@ -1,0 +1,91 @@
+//! Commands and targets of the `jobtracker` binary.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use jobtracker_kit::db;
+use jobtracker_kit::server::{ServiceApp, shutdown_on_signal};
+
+#[derive(Parser)]
+#[command(name = "jobtracker", version, about = "Jobtracker: the job-hunting tracker's services in one binary")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Runs one service, or all of them with the router on :4000.
+    Run {
+        #[arg(long, value_enum, default_value_t = Target::All, env = "JOBTRACKER_TARGET")]
+        target: Target,
+        /// A Federation v2 supergraph for the router (default: schema/supergraph.graphql,
+        /// else the one compiled in). Polled for changes.
+        #[arg(long, env = "SUPERGRAPH_PATH")]
+        supergraph: Option<PathBuf>,
+    },
+    /// Creates every service's database if missing and runs its migrations.
+    Migrate,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    All,
+    Router,
+    Auth,
+    Users,
+}
+
+impl Target {
+    /// The subgraphs, in start order.
+    pub const SUBGRAPHS: [Target; 2] = [Target::Auth, Target::Users];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::All => "all",
+            Target::Router => "router",
+            Target::Auth => jobtracker_auth::SERVICE,
+            Target::Users => jobtracker_users::SERVICE,
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+async fn build(target: Target) -> anyhow::Result<ServiceApp> {
+    match target {
+        Target::Auth => jobtracker_auth::build(jobtracker_auth::Config::from_env()?).await,
+        Target::Users => jobtracker_users::build(jobtracker_users::Config::from_env()?).await,
+        Target::All | Target::Router => unreachable!("not a subgraph: {target:?}"),
+    }
+}
+
+/// Runs one subgraph until SIGINT/SIGTERM.
+pub fn run_subgraph(target: Target) -> anyhow::Result<()> {
+    jobtracker_kit::telemetry::init();
+    runtime()?.block_on(async move {
+        let shutdown = shutdown_on_signal();
+        build(target).await?.run_until_stopped(shutdown).await
+    })
+}
+
+/// Runs the router (its own ntex runtime) until SIGINT/SIGTERM.
+pub fn run_router(supergraph: Option<PathBuf>) -> anyhow::Result<()> {
+    let settings = jobtracker_router::RouterSettings::from_env(supergraph)?;
+    let sdl = settings.supergraph_sdl()?;
+    jobtracker_router::run(settings.with_subgraph_urls_from_env(&sdl))
+}
+
+pub fn migrate() -> anyhow::Result<()> {
+    jobtracker_kit::telemetry::init();
+    runtime()?.block_on(async {
+        let auth = jobtracker_auth::Config::from_env()?;
+        db::bootstrap(&auth.database, jobtracker_auth::MIGRATIONS).await?;
+        let users = jobtracker_users::Config::from_env()?;
+        db::bootstrap(&users.database, jobtracker_users::MIGRATIONS).await?;
+        tracing::info!("databases migrated");
+        Ok(())
+    })
+}
