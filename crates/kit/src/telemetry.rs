@@ -1,6 +1,8 @@
 //! Logging through `tracing`: human-readable by default, JSON lines when
 //! `LOG_FORMAT=json`, filtered by `RUST_LOG` (default `info`).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// Installs the global subscriber once; later calls (tests) are no-ops.
@@ -12,7 +14,8 @@ pub fn init() {
     let result = if json {
         registry.with(fmt::layer().json().with_current_span(true)).try_init()
     } else {
-        registry.with(fmt::layer().with_target(false)).try_init()
+        let ansi = std::io::stdout().is_terminal();
+        registry.with(fmt::layer().with_target(false).with_ansi(ansi)).try_init()
     };
     // Already installed (several services in one test process): keep the first.
     drop(result);

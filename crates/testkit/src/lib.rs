@@ -1,1 +1,15 @@
+//! Test helpers. Every test gets its own databases (fresh, migrated) and its
+//! own RabbitMQ namespace, so tests run in parallel against the machine's
+//! real PostgreSQL and RabbitMQ without seeing each other.
 
+pub mod env;
+pub mod gql;
+pub mod router;
+pub mod services;
+pub mod ws;
+
+pub use env::TestEnv;
+pub use gql::{Account, Gql, GqlResponse};
+pub use router::{RouterProcess, RouterOptions};
+pub use services::{Running, Stack};
+pub use ws::WsClient;

@@ -48,6 +48,12 @@ impl Email {
 /// A password a user may choose: at least 10 characters.
 pub struct Password(String);
 
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
 impl Password {
     pub fn parse(raw: &str, field: &str) -> Result<Self, AppError> {
         let chars = raw.chars().count();

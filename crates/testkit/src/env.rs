@@ -1,0 +1,74 @@
+//! A test's private infrastructure: database names and an event bus prefix.
+
+use std::sync::Once;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use jobtracker_kit::config::Infra;
+use jobtracker_kit::db::DatabaseConfig;
+use jobtracker_kit::events::amqp::EventBus;
+
+/// Test databases are named `jt_<service>_<unix-ms>_<random>`; those older
+/// than this are dropped by the next test run.
+const STALE_AFTER_MS: u128 = 2 * 60 * 60 * 1000;
+
+#[derive(Clone, Debug)]
+pub struct TestEnv {
+    pub infra: Infra,
+    pub bus: EventBus,
+    id: String,
+}
+
+fn now_ms() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis()
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        jobtracker_kit::telemetry::init();
+        let infra = Infra::from_env();
+        let id = format!("{}_{}", now_ms(), &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let bus = EventBus { url: infra.amqp_url.clone(), prefix: format!("jt-test-{id}"), ephemeral: true };
+        static SWEEP: Once = Once::new();
+        SWEEP.call_once(|| {
+            let base = infra.database_base_url.clone();
+            std::thread::spawn(move || sweep_stale_databases(&base));
+        });
+        Self { infra, bus, id }
+    }
+
+    /// A fresh database for one service of this test (created on bootstrap).
+    pub fn database(&self, service: &str) -> DatabaseConfig {
+        DatabaseConfig { base_url: self.infra.database_base_url.clone(), name: format!("jt_{service}_{}", self.id), pool_size: 8 }
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Name {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    datname: String,
+}
+
+/// Drops test databases left by earlier runs (best effort).
+fn sweep_stale_databases(base_url: &str) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+    runtime.block_on(async {
+        let Ok(mut conn) = AsyncPgConnection::establish(&format!("{base_url}/postgres")).await else { return };
+        let Ok(names) = diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'jt\\_%'").load::<Name>(&mut conn).await else {
+            return;
+        };
+        let now = now_ms();
+        for name in names {
+            let created = name.datname.split('_').nth(2).and_then(|ms| ms.parse::<u128>().ok());
+            if created.is_some_and(|ms| now.saturating_sub(ms) > STALE_AFTER_MS) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", name.datname)).execute(&mut conn).await;
+            }
+        }
+    });
+}

@@ -1,0 +1,97 @@
+//! Subgraphs started in the test process on port 0.
+
+use std::net::SocketAddr;
+
+use jobtracker_kit::server::ServiceApp;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::env::TestEnv;
+
+/// A service running in the background of a test.
+pub struct Running {
+    pub addr: SocketAddr,
+    shutdown: CancellationToken,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Running {
+    pub fn start(app: ServiceApp) -> Self {
+        let addr = app.local_addr();
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        Self { addr, shutdown, handle: Some(handle) }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.url())
+    }
+
+    /// Stops gracefully and reports how the service ended.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        match self.handle.take() {
+            Some(handle) => handle.await?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn local() -> SocketAddr {
+    "127.0.0.1:0".parse().expect("static address")
+}
+
+/// auth's configuration for a test: port 0, the test's database and bus.
+pub fn auth_config(env: &TestEnv) -> jobtracker_auth::Config {
+    jobtracker_auth::Config {
+        addr: local(),
+        database: env.database(jobtracker_auth::SERVICE),
+        bus: env.bus.clone(),
+        throttle: jobtracker_auth::service::LoginThrottle { max_failures: 5, window: chrono::Duration::minutes(15) },
+    }
+}
+
+pub async fn spawn_auth(env: &TestEnv) -> Running {
+    Running::start(jobtracker_auth::build(auth_config(env)).await.expect("auth starts"))
+}
+
+pub async fn spawn_users(env: &TestEnv, auth_url: &str) -> Running {
+    let config = jobtracker_users::Config {
+        addr: local(),
+        database: env.database(jobtracker_users::SERVICE),
+        bus: env.bus.clone(),
+        auth_url: auth_url.to_string(),
+    };
+    Running::start(jobtracker_users::build(config).await.expect("users starts"))
+}
+
+/// Every subgraph, wired to each other, with fresh databases.
+pub struct Stack {
+    pub env: TestEnv,
+    pub auth: Running,
+    pub users: Running,
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        let env = TestEnv::new();
+        let auth = spawn_auth(&env).await;
+        let users = spawn_users(&env, &auth.url()).await;
+        Self { env, auth, users }
+    }
+
+    /// `<NAME>_URL` for the router, per subgraph.
+    pub fn subgraph_urls(&self) -> Vec<(String, String)> {
+        vec![("AUTH_URL".into(), self.auth.url()), ("USERS_URL".into(), self.users.url())]
+    }
+}

@@ -1,0 +1,75 @@
+//! A graphql-transport-ws client for subscription tests.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Stream = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub struct WsClient {
+    stream: Stream,
+}
+
+/// How a connection attempt ended when it was not acknowledged.
+#[derive(Debug)]
+pub enum Refused {
+    Closed(Option<u16>),
+    Other(String),
+}
+
+impl WsClient {
+    /// Connects and completes `connection_init` with the given payload.
+    pub async fn connect(url: &str, init_payload: Value) -> Result<Self, Refused> {
+        let mut request = url.into_client_request().map_err(|e| Refused::Other(e.to_string()))?;
+        request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
+        let (mut stream, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| Refused::Other(e.to_string()))?;
+        send(&mut stream, json!({ "type": "connection_init", "payload": init_payload })).await;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    let message: Value = serde_json::from_str(&text).expect("JSON message");
+                    match message["type"].as_str() {
+                        Some("connection_ack") => return Ok(Self { stream }),
+                        Some("ping") => send(&mut stream, json!({ "type": "pong" })).await,
+                        _ => return Err(Refused::Other(text.to_string())),
+                    }
+                }
+                Ok(Some(Ok(Message::Close(frame)))) => return Err(Refused::Closed(frame.map(|f| u16::from(f.code)))),
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(err))) => return Err(Refused::Other(err.to_string())),
+                Ok(None) => return Err(Refused::Closed(None)),
+                Err(_) => return Err(Refused::Other("no connection_ack within 10 s".into())),
+            }
+        }
+    }
+
+    pub async fn subscribe(&mut self, id: &str, query: &str) {
+        send(&mut self.stream, json!({ "id": id, "type": "subscribe", "payload": { "query": query } })).await;
+    }
+
+    /// The next message of type `next` or `error` (answering pings), or
+    /// `None` when nothing arrives within `wait`.
+    pub async fn next_message(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.stream.next()).await.ok()??.ok()?;
+            if let Message::Text(text) = message {
+                let value: Value = serde_json::from_str(&text).expect("JSON message");
+                match value["type"].as_str() {
+                    Some("ping") => send(&mut self.stream, json!({ "type": "pong" })).await,
+                    Some("next" | "error" | "complete") => return Some(value),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+async fn send(stream: &mut Stream, message: Value) {
+    stream.send(Message::Text(message.to_string().into())).await.expect("websocket send");
+}
