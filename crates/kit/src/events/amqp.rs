@@ -39,8 +39,11 @@ impl EventBus {
         format!("{}.{name}", self.prefix)
     }
 
+    /// Connections are named after the prefix, so an operator (or a test)
+    /// can tell which environment a connection belongs to.
     pub async fn connect(&self) -> lapin::Result<Connection> {
-        Connection::connect(&self.url, ConnectionProperties::default()).await
+        let properties = ConnectionProperties::default().with_connection_name(self.prefix.as_str().into());
+        Connection::connect(&self.url, properties).await
     }
 
     /// Connects, retrying with capped exponential backoff until connected or
