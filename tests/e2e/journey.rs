@@ -1,0 +1,88 @@
+use serde_json::json;
+
+use crate::helpers::System;
+
+const LOGIN: &str = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken user { id fullName } } }";
+const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken expiresIn user { id email } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_seekers_account_from_registration_to_logout() {
+    let system = System::start().await;
+
+    // Register: the federated user is complete in the same response.
+    let registered = system
+        .gql
+        .run(
+            "mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken expiresIn user { id email fullName createdAt } } }",
+            json!({ "input": { "email": "Ada@Example.com", "password": "correct horse battery", "fullName": "Ada Lovelace" } }),
+        )
+        .await;
+    let payload = registered.data()["register"].clone();
+    assert_eq!(payload["expiresIn"], 900);
+    assert_eq!(payload["user"]["email"], "ada@example.com");
+    assert_eq!(payload["user"]["fullName"], "Ada Lovelace");
+    let ada_id = payload["user"]["id"].as_str().unwrap().to_string();
+
+    // Login.
+    let login = system.gql.run(LOGIN, json!({ "e": "ada@example.com", "p": "correct horse battery" })).await;
+    let session = login.data()["login"].clone();
+    assert_eq!(session["user"], json!({ "id": ada_id, "fullName": "Ada Lovelace" }));
+    let ada = system.gql.with_token(session["accessToken"].as_str().unwrap());
+
+    // Me, then update the profile.
+    assert_eq!(ada.run("{ me { id email } }", json!({})).await.data()["me"], json!({ "id": ada_id, "email": "ada@example.com" }));
+    let updated = ada
+        .run(
+            "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { headline location skills socialLinks { kind url } } }",
+            json!({ "i": { "headline": "Programmer", "location": "London", "skills": ["Mathematics"], "socialLinks": [{ "kind": "WEBSITE", "url": "https://ada.example.com" }] } }),
+        )
+        .await;
+    assert_eq!(updated.data()["updateProfile"]["headline"], "Programmer");
+
+    // Another account sees the public profile and finds it by name.
+    let (grace, grace_gql) = system.sign_up("Grace Hopper").await;
+    let seen = grace_gql.run("query($id: ID!) { user(id: $id) { fullName headline location savedProfiles { id } } }", json!({ "id": ada_id })).await;
+    assert_eq!(seen.data()["user"], json!({ "fullName": "Ada Lovelace", "headline": "Programmer", "location": "London", "savedProfiles": null }));
+    let found = grace_gql.run("{ users(search: \"lovel\") { totalCount edges { node { id } } } }", json!({})).await;
+    assert_eq!(found.data()["users"]["totalCount"], 1);
+    assert_eq!(found.data()["users"]["edges"][0]["node"]["id"], ada_id.as_str());
+
+    // Save and unsave: the list is the viewer's own.
+    let saved = ada.run("mutation($id: ID!) { saveProfile(userId: $id) { savedProfiles { id fullName } } }", json!({ "id": grace.user_id })).await;
+    assert_eq!(saved.data()["saveProfile"]["savedProfiles"], json!([{ "id": grace.user_id, "fullName": "Grace Hopper" }]));
+    let own_list = ada.run("{ me { savedProfiles { id } } }", json!({})).await;
+    assert_eq!(own_list.data()["me"]["savedProfiles"], json!([{ "id": grace.user_id }]));
+    let unsaved = ada.run("mutation($id: ID!) { unsaveProfile(userId: $id) { savedProfiles { id } } }", json!({ "id": grace.user_id })).await;
+    assert_eq!(unsaved.data()["unsaveProfile"]["savedProfiles"], json!([]));
+
+    // Refresh rotates; the old refresh token is spent.
+    let refreshed = system.gql.run(REFRESH, json!({ "t": session["refreshToken"] })).await;
+    let rotated = refreshed.data()["refreshToken"].clone();
+    assert_eq!(rotated["user"], json!({ "id": ada_id, "email": "ada@example.com" }));
+    let new_token = system.gql.with_token(rotated["accessToken"].as_str().unwrap());
+    assert_eq!(new_token.run("{ me { id } }", json!({})).await.data()["me"]["id"], ada_id.as_str());
+
+    // Logout revokes the login.
+    let logout = system.gql.run("mutation($t: String!) { logout(refreshToken: $t) }", json!({ "t": rotated["refreshToken"] })).await;
+    assert_eq!(logout.data()["logout"], true);
+    let after = system.gql.run(REFRESH, json!({ "t": rotated["refreshToken"] })).await;
+    assert_eq!(after.error_code(), "UNAUTHENTICATED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_out_visitors_see_public_profiles_but_no_me() {
+    let system = System::start().await;
+    let (ada, _) = system.sign_up("Ada Lovelace").await;
+
+    assert_eq!(system.gql.run("{ me { id } }", json!({})).await.data()["me"], json!(null));
+    let profile = system.gql.run("query($id: ID!) { user(id: $id) { fullName } }", json!({ "id": ada.user_id })).await;
+    assert_eq!(profile.data()["user"]["fullName"], "Ada Lovelace");
+    for mutation in [
+        "mutation { updateProfile(input: { headline: \"x\" }) { id } }",
+        "mutation($id: ID!) { saveProfile(userId: $id) { id } }",
+        "mutation($id: ID!) { unsaveProfile(userId: $id) { id } }",
+    ] {
+        let response = system.gql.run(mutation, json!({ "id": ada.user_id })).await;
+        assert_eq!(response.error_code(), "UNAUTHENTICATED", "{mutation}");
+    }
+}

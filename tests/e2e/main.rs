@@ -1,0 +1,11 @@
+//! End-to-end tests: every subgraph on port 0 with fresh databases, and the
+//! real router binary in front of them. Everything goes through the router,
+//! as a frontend would.
+
+mod browser;
+mod errors;
+mod helpers;
+mod journey;
+mod router;
+mod subscriptions;
+mod tokens;
