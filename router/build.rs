@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const PACKAGE: &str = "@graphql-hive/laboratory@0.2.6";
-const INTEGRITY: &str = "sha512-8mt8ABp+fqpT3UAESTlT8GZ7h0C3SheXTgQtoVKwwVEL9D10sIYeD2is0OX1p2kPRZJFwFn3didhkYvVd6qqvw==";
+const INTEGRITY: &str =
+    "sha512-8mt8ABp+fqpT3UAESTlT8GZ7h0C3SheXTgQtoVKwwVEL9D10sIYeD2is0OX1p2kPRZJFwFn3didhkYvVd6qqvw==";
 const TARBALL: &str = "graphql-hive-laboratory-0.2.6.tgz";
 
 fn main() {
@@ -19,10 +20,12 @@ fn main() {
     let dist = out.join("package/dist");
     if !dist.join("hive-laboratory.umd.js").exists() {
         let tarball = std::env::var_os("JOBTRACKER_LABORATORY_TGZ").map(PathBuf::from).unwrap_or_else(|| fetch(&out));
-        run(Command::new("tar").arg("-xzf").arg(&tarball).arg("-C").arg(&out).args([
-            "package/dist/hive-laboratory.umd.js",
-            "package/dist/monacoeditorwork",
-        ]));
+        run(Command::new("tar")
+            .arg("-xzf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(&out)
+            .args(["package/dist/hive-laboratory.umd.js", "package/dist/monacoeditorwork"]));
     }
     std::fs::write(out.join("laboratory.html"), page(&dist)).expect("writing laboratory.html");
 }

@@ -25,9 +25,11 @@ pub fn run_all(supergraph: Option<PathBuf>) -> anyhow::Result<()> {
         // The router fetches auth's JWKS at start: let the subgraphs come up first.
         wait_for_health(&jobtracker_kit::config::Infra::from_env().auth_url, &shutdown).await;
         children.push(tokio::spawn(supervise(Target::Router, supergraph, shutdown.clone())));
-        tracing::info!("router on http://{}:{}/graphql (playground in a browser)",
+        tracing::info!(
+            "router on http://{}:{}/graphql (playground in a browser)",
             jobtracker_kit::config::env_or("ROUTER_HOST", "127.0.0.1"),
-            jobtracker_kit::config::env_or("ROUTER_PORT", "4000"));
+            jobtracker_kit::config::env_or("ROUTER_PORT", "4000")
+        );
         for child in children {
             child.await??;
         }

@@ -43,8 +43,6 @@ fn set_config_path(path: &std::path::Path) {
 #[hive_router::main]
 async fn serve() -> anyhow::Result<()> {
     init_rustls_crypto_provider();
-    router_entrypoint(plugin_registry())
-        .await
-        .map_err(|err| anyhow::anyhow!("router: {err}"))
+    router_entrypoint(plugin_registry()).await.map_err(|err| anyhow::anyhow!("router: {err}"))
 }
 pub use hive_router;

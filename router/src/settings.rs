@@ -59,7 +59,8 @@ impl RouterSettings {
             supergraph_path,
             poll_interval_secs: env_parse("SUPERGRAPH_POLL_SECS", 5)?,
             subgraph_urls: BTreeMap::new(),
-            jwks_url: env("ROUTER_JWKS_URL").unwrap_or_else(|| format!("{}/.well-known/jwks.json", auth_url.trim_end_matches('/'))),
+            jwks_url: env("ROUTER_JWKS_URL")
+                .unwrap_or_else(|| format!("{}/.well-known/jwks.json", auth_url.trim_end_matches('/'))),
             rate_limit_per_second: env_parse("RATE_LIMIT_PER_SECOND", 50.0)?,
             rate_limit_burst: env_parse("RATE_LIMIT_BURST", 100.0)?,
             trust_forwarded_for: env_parse("RATE_LIMIT_TRUST_FORWARDED_FOR", false)?,
@@ -89,7 +90,9 @@ impl RouterSettings {
 
     pub fn supergraph_sdl(&self) -> anyhow::Result<String> {
         match &self.supergraph_path {
-            Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading supergraph {}", path.display())),
+            Some(path) => {
+                std::fs::read_to_string(path).with_context(|| format!("reading supergraph {}", path.display()))
+            }
             None => Ok(EMBEDDED_SUPERGRAPH.to_string()),
         }
     }

@@ -52,7 +52,10 @@ impl Browser {
             match http.post(format!("{base}/session")).json(&capabilities).send().await {
                 Ok(response) => {
                     let body: Value = response.json().await.unwrap();
-                    break body["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {body}")).to_string();
+                    break body["value"]["sessionId"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no session: {body}"))
+                        .to_string();
                 }
                 Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
                 Err(err) => panic!("chromedriver did not start: {err}"),
@@ -90,9 +93,19 @@ impl Browser {
     async fn type_text(&self, text: &str) {
         let keys: Vec<Value> = text
             .chars()
-            .flat_map(|c| [json!({ "type": "keyDown", "value": c.to_string() }), json!({ "type": "keyUp", "value": c.to_string() })])
+            .flat_map(|c| {
+                [
+                    json!({ "type": "keyDown", "value": c.to_string() }),
+                    json!({ "type": "keyUp", "value": c.to_string() }),
+                ]
+            })
             .collect();
-        self.call(reqwest::Method::POST, "/actions", json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": keys }] })).await;
+        self.call(
+            reqwest::Method::POST,
+            "/actions",
+            json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": keys }] }),
+        )
+        .await;
     }
 
     async fn quit(&self) {
@@ -107,17 +120,30 @@ async fn the_playground_runs_a_query_in_a_browser_without_internet() {
     browser.call(reqwest::Method::POST, "/url", json!({ "url": system.router.graphql_url() })).await;
 
     // Open a new operation tab.
-    let add = format!("{ROOT} const b = [...root.querySelectorAll('button')].find(b => b.innerText.trim() === 'Add operation'); if (b) {{ b.click(); return true; }} return false;");
+    let add = format!(
+        "{ROOT} const b = [...root.querySelectorAll('button')].find(b => b.innerText.trim() === 'Add operation'); if (b) {{ b.click(); return true; }} return false;"
+    );
     browser.wait_for(&add, "the Add operation button").await;
     // The editor, and the schema from introspection through the router.
-    let editor = browser.wait_for(&format!("{ROOT} return root.querySelector('.monaco-editor .view-lines')"), "the editor").await;
-    browser.wait_for(&format!("{ROOT} return root.textContent.includes('accessTokenLifetime')"), "the schema explorer").await;
+    let editor = browser
+        .wait_for(&format!("{ROOT} return root.querySelector('.monaco-editor .view-lines')"), "the editor")
+        .await;
+    browser
+        .wait_for(&format!("{ROOT} return root.textContent.includes('accessTokenLifetime')"), "the schema explorer")
+        .await;
 
     let element = editor.as_object().unwrap().values().next().unwrap().as_str().unwrap().to_string();
     browser.call(reqwest::Method::POST, &format!("/element/{element}/click"), json!({})).await;
     browser.type_text("{ __typename }").await;
-    browser.wait_for(&format!("{ROOT} return root.querySelector('.monaco-editor').innerText.includes('__typename')"), "the typed query").await;
-    browser.js(&format!("{ROOT} [...root.querySelectorAll('button')].find(b => b.innerText.trim() === 'Run').click();")).await;
+    browser
+        .wait_for(
+            &format!("{ROOT} return root.querySelector('.monaco-editor').innerText.includes('__typename')"),
+            "the typed query",
+        )
+        .await;
+    browser
+        .js(&format!("{ROOT} [...root.querySelectorAll('button')].find(b => b.innerText.trim() === 'Run').click();"))
+        .await;
 
     let response = browser
         .wait_for(

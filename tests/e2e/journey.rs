@@ -3,7 +3,8 @@ use serde_json::json;
 use crate::helpers::System;
 
 const LOGIN: &str = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken user { id fullName } } }";
-const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken expiresIn user { id email } } }";
+const REFRESH: &str =
+    "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken expiresIn user { id email } } }";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_seekers_account_from_registration_to_logout() {
@@ -30,7 +31,10 @@ async fn a_job_seekers_account_from_registration_to_logout() {
     let ada = system.gql.with_token(session["accessToken"].as_str().unwrap());
 
     // Me, then update the profile.
-    assert_eq!(ada.run("{ me { id email } }", json!({})).await.data()["me"], json!({ "id": ada_id, "email": "ada@example.com" }));
+    assert_eq!(
+        ada.run("{ me { id email } }", json!({})).await.data()["me"],
+        json!({ "id": ada_id, "email": "ada@example.com" })
+    );
     let updated = ada
         .run(
             "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { headline location skills socialLinks { kind url } } }",
@@ -41,18 +45,39 @@ async fn a_job_seekers_account_from_registration_to_logout() {
 
     // Another account sees the public profile and finds it by name.
     let (grace, grace_gql) = system.sign_up("Grace Hopper").await;
-    let seen = grace_gql.run("query($id: ID!) { user(id: $id) { fullName headline location savedProfiles { id } } }", json!({ "id": ada_id })).await;
-    assert_eq!(seen.data()["user"], json!({ "fullName": "Ada Lovelace", "headline": "Programmer", "location": "London", "savedProfiles": null }));
+    let seen = grace_gql
+        .run(
+            "query($id: ID!) { user(id: $id) { fullName headline location savedProfiles { id } } }",
+            json!({ "id": ada_id }),
+        )
+        .await;
+    assert_eq!(
+        seen.data()["user"],
+        json!({ "fullName": "Ada Lovelace", "headline": "Programmer", "location": "London", "savedProfiles": null })
+    );
     let found = grace_gql.run("{ users(search: \"lovel\") { totalCount edges { node { id } } } }", json!({})).await;
     assert_eq!(found.data()["users"]["totalCount"], 1);
     assert_eq!(found.data()["users"]["edges"][0]["node"]["id"], ada_id.as_str());
 
     // Save and unsave: the list is the viewer's own.
-    let saved = ada.run("mutation($id: ID!) { saveProfile(userId: $id) { savedProfiles { id fullName } } }", json!({ "id": grace.user_id })).await;
-    assert_eq!(saved.data()["saveProfile"]["savedProfiles"], json!([{ "id": grace.user_id, "fullName": "Grace Hopper" }]));
+    let saved = ada
+        .run(
+            "mutation($id: ID!) { saveProfile(userId: $id) { savedProfiles { id fullName } } }",
+            json!({ "id": grace.user_id }),
+        )
+        .await;
+    assert_eq!(
+        saved.data()["saveProfile"]["savedProfiles"],
+        json!([{ "id": grace.user_id, "fullName": "Grace Hopper" }])
+    );
     let own_list = ada.run("{ me { savedProfiles { id } } }", json!({})).await;
     assert_eq!(own_list.data()["me"]["savedProfiles"], json!([{ "id": grace.user_id }]));
-    let unsaved = ada.run("mutation($id: ID!) { unsaveProfile(userId: $id) { savedProfiles { id } } }", json!({ "id": grace.user_id })).await;
+    let unsaved = ada
+        .run(
+            "mutation($id: ID!) { unsaveProfile(userId: $id) { savedProfiles { id } } }",
+            json!({ "id": grace.user_id }),
+        )
+        .await;
     assert_eq!(unsaved.data()["unsaveProfile"]["savedProfiles"], json!([]));
 
     // Refresh rotates; the old refresh token is spent.
@@ -63,7 +88,10 @@ async fn a_job_seekers_account_from_registration_to_logout() {
     assert_eq!(new_token.run("{ me { id } }", json!({})).await.data()["me"]["id"], ada_id.as_str());
 
     // Logout revokes the login.
-    let logout = system.gql.run("mutation($t: String!) { logout(refreshToken: $t) }", json!({ "t": rotated["refreshToken"] })).await;
+    let logout = system
+        .gql
+        .run("mutation($t: String!) { logout(refreshToken: $t) }", json!({ "t": rotated["refreshToken"] }))
+        .await;
     assert_eq!(logout.data()["logout"], true);
     let after = system.gql.run(REFRESH, json!({ "t": rotated["refreshToken"] })).await;
     assert_eq!(after.error_code(), "UNAUTHENTICATED");

@@ -69,7 +69,9 @@ async fn the_router_serves_a_supergraph_file_it_is_given_and_stops_cleanly() {
     let file = dir.join("any.graphql");
     std::fs::copy(jobtracker_testkit::router::workspace_supergraph(), &file).unwrap();
 
-    let router = RouterProcess::start(binary(), &system.stack, RouterOptions { supergraph: Some(file), ..Default::default() }).await;
+    let router =
+        RouterProcess::start(binary(), &system.stack, RouterOptions { supergraph: Some(file), ..Default::default() })
+            .await;
     let gql = Gql::new(router.graphql_url());
     let (ada, _) = (jobtracker_testkit::Account::register(&gql, "Ada Lovelace").await, ());
     let me = gql.with_token(&ada.access_token).run("{ me { fullName } }", json!({})).await;

@@ -13,13 +13,17 @@ async fn profile_updates_reach_the_owner_through_the_router_and_no_one_else() {
     let (ada, ada_gql) = system.sign_up("Ada Lovelace").await;
     let (grace, grace_gql) = system.sign_up("Grace Hopper").await;
 
-    let mut ada_ws = WsClient::connect(&system.router.ws_url(), json!({ "Authorization": format!("Bearer {}", ada.access_token) }))
-        .await
-        .expect("ada's connection is acknowledged");
+    let mut ada_ws =
+        WsClient::connect(&system.router.ws_url(), json!({ "Authorization": format!("Bearer {}", ada.access_token) }))
+            .await
+            .expect("ada's connection is acknowledged");
     ada_ws.subscribe("p", "subscription { profileUpdated { id fullName headline } }").await;
-    let mut grace_ws = WsClient::connect(&system.router.ws_url(), json!({ "Authorization": format!("Bearer {}", grace.access_token) }))
-        .await
-        .expect("grace's connection is acknowledged");
+    let mut grace_ws = WsClient::connect(
+        &system.router.ws_url(),
+        json!({ "Authorization": format!("Bearer {}", grace.access_token) }),
+    )
+    .await
+    .expect("grace's connection is acknowledged");
     grace_ws.subscribe("p", "subscription { profileUpdated { id headline } }").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -28,7 +32,10 @@ async fn profile_updates_reach_the_owner_through_the_router_and_no_one_else() {
     let pushed = ada_ws.next_message(Duration::from_secs(5)).await.expect("ada receives her update");
     let latency = started.elapsed();
     assert_eq!(pushed["type"], "next");
-    assert_eq!(pushed["payload"]["data"]["profileUpdated"], json!({ "id": ada.user_id, "fullName": "Ada Lovelace", "headline": "Programmer" }));
+    assert_eq!(
+        pushed["payload"]["data"]["profileUpdated"],
+        json!({ "id": ada.user_id, "fullName": "Ada Lovelace", "headline": "Programmer" })
+    );
     assert!(latency < Duration::from_secs(1), "push took {latency:?}");
     assert!(grace_ws.next_message(Duration::from_millis(800)).await.is_none(), "grace must not receive ada's update");
 

@@ -24,7 +24,10 @@ struct Key {
 async fn signing_key(system: &System) -> Key {
     let url = system.stack.env.database(jobtracker_auth::SERVICE).url();
     let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
-    diesel::sql_query("SELECT kid, private_key_der FROM signing_keys WHERE retired_at IS NULL").get_result(&mut conn).await.unwrap()
+    diesel::sql_query("SELECT kid, private_key_der FROM signing_keys WHERE retired_at IS NULL")
+        .get_result(&mut conn)
+        .await
+        .unwrap()
 }
 
 fn claims(sub: &str, iat: i64, exp: i64) -> serde_json::Value {
@@ -73,18 +76,26 @@ async fn invalid_tokens_are_unauthenticated() {
     let expired = sign(&key.kid, &key.private_key_der, &claims(&ada.user_id, now - 3600, now - 1800));
     assert_refused(&system, &format!("Bearer {expired}"), "expired").await;
     // alg: none.
-    let none = format!("{}.{}.", b64(&json!({ "alg": "none", "typ": "JWT" })), b64(&claims(&ada.user_id, now, now + 900)));
+    let none =
+        format!("{}.{}.", b64(&json!({ "alg": "none", "typ": "JWT" })), b64(&claims(&ada.user_id, now, now + 900)));
     assert_refused(&system, &format!("Bearer {none}"), "alg none").await;
     // HS256 with the public key as the secret (algorithm confusion).
-    let jwks: serde_json::Value = reqwest::get(format!("{}/.well-known/jwks.json", system.stack.auth.url())).await.unwrap().json().await.unwrap();
+    let jwks: serde_json::Value =
+        reqwest::get(format!("{}/.well-known/jwks.json", system.stack.auth.url())).await.unwrap().json().await.unwrap();
     let public_x = jwks["keys"][0]["x"].as_str().unwrap();
     let mut hs_header = Header::new(Algorithm::HS256);
     hs_header.kid = Some(key.kid.clone());
-    let confused = jsonwebtoken::encode(&hs_header, &claims(&ada.user_id, now, now + 900), &EncodingKey::from_secret(public_x.as_bytes())).unwrap();
+    let confused = jsonwebtoken::encode(
+        &hs_header,
+        &claims(&ada.user_id, now, now + 900),
+        &EncodingKey::from_secret(public_x.as_bytes()),
+    )
+    .unwrap();
     assert_refused(&system, &format!("Bearer {confused}"), "HS256 confusion").await;
     // Signed by a key that is not ours, under our kid.
     let foreign = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-    let foreign_token = sign(&key.kid, foreign.to_pkcs8_der().unwrap().as_bytes(), &claims(&ada.user_id, now, now + 900));
+    let foreign_token =
+        sign(&key.kid, foreign.to_pkcs8_der().unwrap().as_bytes(), &claims(&ada.user_id, now, now + 900));
     assert_refused(&system, &format!("Bearer {foreign_token}"), "foreign key").await;
     // Wrong issuer.
     let mut wrong_issuer = claims(&ada.user_id, now, now + 900);

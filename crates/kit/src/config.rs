@@ -51,9 +51,7 @@ impl Infra {
                 .trim_end_matches('/')
                 .to_string(),
             amqp_url: env_or("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
-            auth_url: env_or("AUTH_URL", "http://127.0.0.1:4001")
-                .trim_end_matches('/')
-                .to_string(),
+            auth_url: env_or("AUTH_URL", "http://127.0.0.1:4001").trim_end_matches('/').to_string(),
         }
     }
 

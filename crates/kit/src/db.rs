@@ -49,10 +49,7 @@ pub async fn bootstrap(config: &DatabaseConfig, migrations: EmbeddedMigrations) 
     create_database_if_missing(&config.base_url, &config.name).await?;
     run_migrations(config.url(), migrations).await?;
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(config.url());
-    Pool::builder(manager)
-        .max_size(config.pool_size)
-        .build()
-        .context("building the database pool")
+    Pool::builder(manager).max_size(config.pool_size).build().context("building the database pool")
 }
 
 pub async fn create_database_if_missing(base_url: &str, name: &str) -> anyhow::Result<()> {
@@ -71,8 +68,7 @@ pub async fn create_database_if_missing(base_url: &str, name: &str) -> anyhow::R
         match diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut admin).await {
             Ok(_) => tracing::info!(database = name, "created database"),
             // Another replica created it between our check and our CREATE.
-            Err(diesel::result::Error::DatabaseError(_, info))
-                if info.message().contains("already exists") => {}
+            Err(diesel::result::Error::DatabaseError(_, info)) if info.message().contains("already exists") => {}
             Err(err) => return Err(err).with_context(|| format!("creating database {name}")),
         }
     }
@@ -93,9 +89,7 @@ pub async fn run_migrations(url: String, migrations: EmbeddedMigrations) -> anyh
             .with_context(|| format!("connecting to {url}"))?;
         conn.batch_execute("SELECT pg_advisory_lock(7242011)")?;
         let mut run = |source: EmbeddedMigrations| {
-            conn.run_pending_migrations(source)
-                .map(drop)
-                .map_err(|err| anyhow::anyhow!("running migrations: {err}"))
+            conn.run_pending_migrations(source).map(drop).map_err(|err| anyhow::anyhow!("running migrations: {err}"))
         };
         let result = run(EVENT_MIGRATIONS).and_then(|()| run(migrations));
         conn.batch_execute("SELECT pg_advisory_unlock(7242011)")?;

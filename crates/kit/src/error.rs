@@ -76,9 +76,7 @@ impl From<AppError> for async_graphql::Error {
             ext.set("code", code);
             match &err {
                 AppError::BadUserInput { field, .. } => ext.set("field", field.as_str()),
-                AppError::RateLimited { retry_after_secs } => {
-                    ext.set("retryAfter", *retry_after_secs)
-                }
+                AppError::RateLimited { retry_after_secs } => ext.set("retryAfter", *retry_after_secs),
                 _ => {}
             }
         })

@@ -33,9 +33,13 @@ pub fn subgraph_routes<E: Executor + Clone>(executor: E, verifier: TokenVerifier
 
 /// Resolves the caller from an `Authorization` value: `None` when absent
 /// (anonymous), an error when present but not a valid token.
-pub async fn viewer_from_authorization(verifier: &TokenVerifier, value: Option<&str>) -> Result<Option<Viewer>, AppError> {
+pub async fn viewer_from_authorization(
+    verifier: &TokenVerifier,
+    value: Option<&str>,
+) -> Result<Option<Viewer>, AppError> {
     let Some(value) = value else { return Ok(None) };
-    let token = bearer_token(value).ok_or_else(|| AppError::Unauthenticated("Authorization must be a Bearer token".into()))?;
+    let token =
+        bearer_token(value).ok_or_else(|| AppError::Unauthenticated("Authorization must be a Bearer token".into()))?;
     verifier.verify(token).await.map(Some)
 }
 

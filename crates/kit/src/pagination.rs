@@ -36,7 +36,9 @@ impl<K: DeserializeOwned> PageRequest<K> {
         let first = match first {
             None => DEFAULT_PAGE_SIZE,
             Some(n) if (0..=MAX_PAGE_SIZE as i32).contains(&n) => n as i64,
-            Some(_) => return Err(AppError::bad_input("first", format!("first must be between 0 and {MAX_PAGE_SIZE}"))),
+            Some(_) => {
+                return Err(AppError::bad_input("first", format!("first must be between 0 and {MAX_PAGE_SIZE}")));
+            }
         };
         let after = after.map(|cursor| decode_cursor(&cursor)).transpose()?;
         Ok(Self { first, after })
@@ -74,7 +76,8 @@ where
 {
     let has_next_page = rows.len() as i64 > page.first;
     rows.truncate(page.first as usize);
-    let mut connection = Connection::with_additional_fields(page.after.is_some(), has_next_page, ConnectionTotals { total_count });
+    let mut connection =
+        Connection::with_additional_fields(page.after.is_some(), has_next_page, ConnectionTotals { total_count });
     connection.edges.extend(rows.into_iter().map(|row| {
         let cursor = encode_cursor(&key_of(&row));
         Edge::new(cursor, node_of(row))

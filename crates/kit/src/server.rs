@@ -23,9 +23,8 @@ pub struct ServiceApp {
 
 impl ServiceApp {
     pub async fn bind(name: &'static str, addr: SocketAddr, routes: axum::Router) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|err| anyhow::anyhow!("{name}: cannot listen on {addr}: {err}"))?;
+        let listener =
+            TcpListener::bind(addr).await.map_err(|err| anyhow::anyhow!("{name}: cannot listen on {addr}: {err}"))?;
         Ok(Self { name, listener, routes, workers: Vec::new(), background: CancellationToken::new() })
     }
 
@@ -71,7 +70,9 @@ impl ServiceApp {
         for (name, handle) in workers {
             match handle.await {
                 Ok(Ok(())) => {}
-                Ok(Err(err)) => tracing::error!(service = self.name, worker = name, error = format!("{err:#}"), "worker failed"),
+                Ok(Err(err)) => {
+                    tracing::error!(service = self.name, worker = name, error = format!("{err:#}"), "worker failed")
+                }
                 Err(err) => tracing::error!(service = self.name, worker = name, error = %err, "worker panicked"),
             }
         }

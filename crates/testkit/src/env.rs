@@ -45,7 +45,11 @@ impl TestEnv {
 
     /// A fresh database for one service of this test (created on bootstrap).
     pub fn database(&self, service: &str) -> DatabaseConfig {
-        DatabaseConfig { base_url: self.infra.database_base_url.clone(), name: format!("jt_{service}_{}", self.id), pool_size: 8 }
+        DatabaseConfig {
+            base_url: self.infra.database_base_url.clone(),
+            name: format!("jt_{service}_{}", self.id),
+            pool_size: 8,
+        }
     }
 }
 
@@ -60,14 +64,19 @@ fn sweep_stale_databases(base_url: &str) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
     runtime.block_on(async {
         let Ok(mut conn) = AsyncPgConnection::establish(&format!("{base_url}/postgres")).await else { return };
-        let Ok(names) = diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'jt\\_%'").load::<Name>(&mut conn).await else {
+        let Ok(names) = diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'jt\\_%'")
+            .load::<Name>(&mut conn)
+            .await
+        else {
             return;
         };
         let now = now_ms();
         for name in names {
             let created = name.datname.split('_').nth(2).and_then(|ms| ms.parse::<u128>().ok());
             if created.is_some_and(|ms| now.saturating_sub(ms) > STALE_AFTER_MS) {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", name.datname)).execute(&mut conn).await;
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", name.datname))
+                    .execute(&mut conn)
+                    .await;
             }
         }
     });

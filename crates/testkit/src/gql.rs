@@ -31,7 +31,10 @@ impl GqlResponse {
     /// `extensions.code` of the first error.
     #[track_caller]
     pub fn error_code(&self) -> &str {
-        self.errors().first().and_then(|e| e["extensions"]["code"].as_str()).unwrap_or_else(|| panic!("no error code in {}", self.body))
+        self.errors()
+            .first()
+            .and_then(|e| e["extensions"]["code"].as_str())
+            .unwrap_or_else(|| panic!("no error code in {}", self.body))
     }
 
     /// `extensions.field` of the first error.
@@ -83,12 +86,17 @@ pub struct Account {
     pub refresh_token: String,
 }
 
-pub const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken expiresIn user { id } } }";
+pub const REGISTER: &str =
+    "mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken expiresIn user { id } } }";
 
 impl Account {
     /// Registers a new user with a unique e-mail.
     pub async fn register(gql: &Gql, full_name: &str) -> Account {
-        let email = format!("{}-{}@example.com", full_name.to_lowercase().replace(' ', "."), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let email = format!(
+            "{}-{}@example.com",
+            full_name.to_lowercase().replace(' ', "."),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
         let password = "correct horse battery staple".to_string();
         let response = gql
             .run(REGISTER, json!({ "input": { "email": email, "password": password, "fullName": full_name } }))

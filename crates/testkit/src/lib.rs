@@ -10,6 +10,6 @@ pub mod ws;
 
 pub use env::TestEnv;
 pub use gql::{Account, Gql, GqlResponse};
-pub use router::{RouterProcess, RouterOptions};
+pub use router::{RouterOptions, RouterProcess};
 pub use services::{Running, Stack};
 pub use ws::WsClient;

@@ -89,6 +89,9 @@ impl RouterProcess {
         if let Some(pid) = self.child.id() {
             let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
         }
-        tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await.expect("router stops within 20 s").expect("router exit status")
+        tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("router stops within 20 s")
+            .expect("router exit status")
     }
 }

@@ -27,7 +27,8 @@ impl WsClient {
     pub async fn connect(url: &str, init_payload: Value) -> Result<Self, Refused> {
         let mut request = url.into_client_request().map_err(|e| Refused::Other(e.to_string()))?;
         request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
-        let (mut stream, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| Refused::Other(e.to_string()))?;
+        let (mut stream, _) =
+            tokio_tungstenite::connect_async(request).await.map_err(|e| Refused::Other(e.to_string()))?;
         send(&mut stream, json!({ "type": "connection_init", "payload": init_payload })).await;
         loop {
             match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {

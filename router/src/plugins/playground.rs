@@ -34,10 +34,13 @@ impl RouterPlugin for PlaygroundPlugin {
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|accept| accept.contains("text/html"));
             let is_upgrade = request.headers().contains_key("upgrade");
-            if request.method() == hive_router::http::Method::GET && request.path() == self.graphql_path && wants_html && !is_upgrade {
-                let response = Response::build(StatusCode::OK)
-                    .content_type("text/html; charset=utf-8")
-                    .body(PLAYGROUND_HTML);
+            if request.method() == hive_router::http::Method::GET
+                && request.path() == self.graphql_path
+                && wants_html
+                && !is_upgrade
+            {
+                let response =
+                    Response::build(StatusCode::OK).content_type("text/html; charset=utf-8").body(PLAYGROUND_HTML);
                 return payload.end_with_response(response);
             }
             payload.proceed()

@@ -52,10 +52,8 @@ impl RateLimiter {
         if self.buckets.len() > 100_000 {
             self.forget_idle(now);
         }
-        let mut bucket = self
-            .buckets
-            .entry(key.to_string())
-            .or_insert_with(|| Bucket { tokens: self.config.burst, updated: now });
+        let mut bucket =
+            self.buckets.entry(key.to_string()).or_insert_with(|| Bucket { tokens: self.config.burst, updated: now });
         let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * self.config.per_second).min(self.config.burst);
         bucket.updated = now;
@@ -70,8 +68,7 @@ impl RateLimiter {
     /// Drops buckets that have refilled completely: they hold no state.
     fn forget_idle(&self, now: Instant) {
         let refill_secs = self.config.burst / self.config.per_second;
-        self.buckets
-            .retain(|_, b| now.saturating_duration_since(b.updated).as_secs_f64() < refill_secs);
+        self.buckets.retain(|_, b| now.saturating_duration_since(b.updated).as_secs_f64() < refill_secs);
     }
 }
 

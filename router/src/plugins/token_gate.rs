@@ -37,7 +37,10 @@ impl RouterPlugin for TokenGatePlugin {
         Ok(Some(Self))
     }
 
-    async fn on_query_plan<'exec>(&'exec self, payload: OnQueryPlanStartHookPayload<'exec>) -> OnQueryPlanStartHookResult<'exec> {
+    async fn on_query_plan<'exec>(
+        &'exec self,
+        payload: OnQueryPlanStartHookPayload<'exec>,
+    ) -> OnQueryPlanStartHookResult<'exec> {
         let token_sent = payload.router_http_request.headers.contains_key("authorization");
         let verified = payload
             .request_context
@@ -54,7 +57,10 @@ impl RouterPlugin for TokenGatePlugin {
         payload.proceed()
     }
 
-    fn on_graphql_error<'req>(&'req self, mut payload: OnGraphQLErrorHookPayload<'req>) -> OnGraphQLErrorHookResult<'req> {
+    fn on_graphql_error<'req>(
+        &'req self,
+        mut payload: OnGraphQLErrorHookPayload<'req>,
+    ) -> OnGraphQLErrorHookResult<'req> {
         if payload.error.extensions.code.as_deref().is_some_and(|code| HIVE_JWT_CODES.contains(&code)) {
             payload.error.extensions.code = Some("UNAUTHENTICATED".into());
             payload.error.message = "invalid or expired access token".into();

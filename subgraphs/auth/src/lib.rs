@@ -69,17 +69,14 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let auth = AuthService { store, signer: signer.clone(), throttle: config.throttle };
     let schema = schema_builder().data(auth.clone()).finish();
 
-    let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::new(signer.clone()))
-        .merge(
-            axum::Router::new()
-                .route("/.well-known/jwks.json", get(jwks))
-                .route("/internal/accounts/{id}", get(internal_account))
-                .with_state(auth),
-        );
+    let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::new(signer.clone())).merge(
+        axum::Router::new()
+            .route("/.well-known/jwks.json", get(jwks))
+            .route("/internal/accounts/{id}", get(internal_account))
+            .with_state(auth),
+    );
     let relay = OutboxRelay::new(pool, config.bus, outbox);
-    Ok(ServiceApp::bind(SERVICE, config.addr, routes)
-        .await?
-        .with_worker("outbox-relay", move |token| relay.run(token)))
+    Ok(ServiceApp::bind(SERVICE, config.addr, routes).await?.with_worker("outbox-relay", move |token| relay.run(token)))
 }
 
 async fn jwks(State(auth): State<AuthService>) -> impl IntoResponse {

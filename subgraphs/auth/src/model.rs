@@ -1,8 +1,8 @@
 //! Domain rules of accounts: what a valid e-mail, password and name are, and
 //! how passwords and refresh tokens are protected. No I/O here.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jobtracker_kit::AppError;
@@ -58,10 +58,16 @@ impl Password {
     pub fn parse(raw: &str, field: &str) -> Result<Self, AppError> {
         let chars = raw.chars().count();
         if chars < MIN_PASSWORD_CHARS {
-            return Err(AppError::bad_input(field, format!("password must have at least {MIN_PASSWORD_CHARS} characters")));
+            return Err(AppError::bad_input(
+                field,
+                format!("password must have at least {MIN_PASSWORD_CHARS} characters"),
+            ));
         }
         if chars > MAX_PASSWORD_CHARS {
-            return Err(AppError::bad_input(field, format!("password must have at most {MAX_PASSWORD_CHARS} characters")));
+            return Err(AppError::bad_input(
+                field,
+                format!("password must have at most {MAX_PASSWORD_CHARS} characters"),
+            ));
         }
         Ok(Self(raw.to_string()))
     }
@@ -88,7 +94,8 @@ pub fn verify_password(candidate: &str, stored_hash: &str) -> bool {
 /// so that both failures cost the same time.
 pub fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| Password("decoy-password-never-matches".into()).hash().expect("argon2 with default parameters"))
+    DECOY
+        .get_or_init(|| Password("decoy-password-never-matches".into()).hash().expect("argon2 with default parameters"))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,7 +108,10 @@ impl FullName {
             return Err(AppError::bad_input(field, "full name must not be empty"));
         }
         if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-            return Err(AppError::bad_input(field, format!("full name must be at most {MAX_NAME_CHARS} printable characters")));
+            return Err(AppError::bad_input(
+                field,
+                format!("full name must be at most {MAX_NAME_CHARS} printable characters"),
+            ));
         }
         Ok(Self(name))
     }
@@ -150,7 +160,17 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_refused_with_the_field() {
-        for raw in ["", "ada", "ada@", "@example.com", "ada@example", "ada@@example.com", "a da@example.com", "ada@-x.com", "ada@x..com"] {
+        for raw in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "ada@@example.com",
+            "a da@example.com",
+            "ada@-x.com",
+            "ada@x..com",
+        ] {
             assert_eq!(field_of(Email::parse(raw, "input.email").unwrap_err()), "input.email", "{raw:?}");
         }
     }

@@ -1,8 +1,7 @@
 //! auth's part of the supergraph: the four account mutations. `User` is
 //! owned by the users subgraph; auth only returns references to it.
 
-use async_graphql::{Result, Context, EmptySubscription, ID, InputObject, Object, Schema, SchemaBuilder, SimpleObject};
-
+use async_graphql::{Context, EmptySubscription, ID, InputObject, Object, Result, Schema, SchemaBuilder, SimpleObject};
 
 use crate::service::{AuthService, Session};
 
@@ -86,7 +85,5 @@ impl Mutation {
 }
 
 pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
-        .extension(async_graphql::extensions::Tracing)
+    Schema::build(Query, Mutation, EmptySubscription).enable_federation().extension(async_graphql::extensions::Tracing)
 }

@@ -117,8 +117,5 @@ impl AuthService {
 
 /// argon2 is deliberately slow: keep it off the async workers.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> anyhow::Result<T> + Send + 'static) -> AppResult<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(AppError::internal)?
-        .map_err(AppError::internal)
+    tokio::task::spawn_blocking(work).await.map_err(AppError::internal)?.map_err(AppError::internal)
 }

@@ -66,7 +66,8 @@ impl Signer {
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.inner.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.inner.encoding).map_err(|err| anyhow::anyhow!("signing token: {err}"))
+        jsonwebtoken::encode(&header, &claims, &self.inner.encoding)
+            .map_err(|err| anyhow::anyhow!("signing token: {err}"))
     }
 
     /// The public half as a JWKS document.
@@ -87,6 +88,7 @@ impl Signer {
 #[async_trait]
 impl KeySource for Signer {
     async fn key(&self, kid: &str) -> Option<DecodingKey> {
-        (kid == self.inner.kid).then(|| DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(&self.inner.public_key)).ok())?
+        (kid == self.inner.kid)
+            .then(|| DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(&self.inner.public_key)).ok())?
     }
 }

@@ -174,9 +174,12 @@ impl Store {
     pub async fn record_failure(&self, email: &str, window: Duration) -> AppResult<()> {
         let mut conn = self.pool.get().await?;
         // Old rows of this e-mail no longer count: drop them as we go.
-        diesel::delete(login_failures::table.filter(login_failures::email.eq(email).and(login_failures::failed_at.le(Utc::now() - window))))
-            .execute(&mut conn)
-            .await?;
+        diesel::delete(
+            login_failures::table
+                .filter(login_failures::email.eq(email).and(login_failures::failed_at.le(Utc::now() - window))),
+        )
+        .execute(&mut conn)
+        .await?;
         diesel::insert_into(login_failures::table).values(login_failures::email.eq(email)).execute(&mut conn).await?;
         Ok(())
     }
@@ -198,9 +201,13 @@ impl Store {
     /// successor in the same family. A reused token revokes the family (the
     /// token was stolen, or the client is confused: either way, log in again).
     #[tracing::instrument(skip_all)]
-    pub async fn rotate_refresh_token(&self, presented_hash: &[u8], next_hash: &[u8]) -> AppResult<Result<Uuid, RefreshRefusal>> {
+    pub async fn rotate_refresh_token(
+        &self,
+        presented_hash: &[u8],
+        next_hash: &[u8],
+    ) -> AppResult<Result<Uuid, RefreshRefusal>> {
         let mut conn = self.pool.get().await?;
-        Ok(conn
+        conn
             .transaction(async |conn| -> AppResult<Result<Uuid, RefreshRefusal>> {
                 let Some(stored) = refresh_tokens::table
                     .find(presented_hash)
@@ -227,7 +234,7 @@ impl Store {
                 insert_refresh_token(conn, stored.account_id, stored.family_id, next_hash).await?;
                 Ok(Ok(stored.account_id))
             })
-            .await?)
+            .await
     }
 
     /// Revokes the login the token belongs to; false when the token is unknown
@@ -248,13 +255,13 @@ impl Store {
     }
 
     /// The active signing key, created on first start.
-    pub async fn active_signing_key(&self, generate: impl FnOnce() -> anyhow::Result<SigningKeyRow>) -> anyhow::Result<SigningKeyRow> {
+    pub async fn active_signing_key(
+        &self,
+        generate: impl FnOnce() -> anyhow::Result<SigningKeyRow>,
+    ) -> anyhow::Result<SigningKeyRow> {
         let mut conn = self.pool.get().await?;
-        let active = || {
-            signing_keys::table
-                .filter(signing_keys::retired_at.is_null())
-                .select(SigningKeyRow::as_select())
-        };
+        let active =
+            || signing_keys::table.filter(signing_keys::retired_at.is_null()).select(SigningKeyRow::as_select());
         if let Some(row) = active().first(&mut conn).await.optional()? {
             return Ok(row);
         }
@@ -268,7 +275,12 @@ impl Store {
     }
 }
 
-async fn insert_refresh_token(conn: &mut diesel_async::AsyncPgConnection, account_id: Uuid, family_id: Uuid, hash: &[u8]) -> QueryResult<()> {
+async fn insert_refresh_token(
+    conn: &mut diesel_async::AsyncPgConnection,
+    account_id: Uuid,
+    family_id: Uuid,
+    hash: &[u8],
+) -> QueryResult<()> {
     diesel::insert_into(refresh_tokens::table)
         .values((
             refresh_tokens::token_hash.eq(hash),
@@ -282,8 +294,10 @@ async fn insert_refresh_token(conn: &mut diesel_async::AsyncPgConnection, accoun
 }
 
 async fn revoke_family(conn: &mut diesel_async::AsyncPgConnection, family_id: Uuid) -> QueryResult<usize> {
-    diesel::update(refresh_tokens::table.filter(refresh_tokens::family_id.eq(family_id).and(refresh_tokens::revoked_at.is_null())))
-        .set(refresh_tokens::revoked_at.eq(Utc::now()))
-        .execute(conn)
-        .await
+    diesel::update(
+        refresh_tokens::table.filter(refresh_tokens::family_id.eq(family_id).and(refresh_tokens::revoked_at.is_null())),
+    )
+    .set(refresh_tokens::revoked_at.eq(Utc::now()))
+    .execute(conn)
+    .await
 }

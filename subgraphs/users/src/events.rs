@@ -24,12 +24,15 @@ impl EventHandler for RegistrationHandler {
             return Ok(());
         }
         let registered: UserRegistered = event.payload()?;
-        store::insert_if_missing(conn, &NewProfile {
-            id: registered.user_id,
-            email: registered.email,
-            full_name: registered.full_name,
-            created_at: registered.registered_at,
-        })
+        store::insert_if_missing(
+            conn,
+            &NewProfile {
+                id: registered.user_id,
+                email: registered.email,
+                full_name: registered.full_name,
+                created_at: registered.registered_at,
+            },
+        )
         .await?;
         Ok(())
     }
@@ -56,7 +59,10 @@ impl AccountsClient {
     pub fn new(base_url: &str) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').to_string(),
-            http: reqwest::Client::builder().timeout(Duration::from_secs(3)).build().expect("static HTTP client configuration"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .build()
+                .expect("static HTTP client configuration"),
         }
     }
 
@@ -75,9 +81,15 @@ impl AccountsClient {
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let account: Account = response.error_for_status().map_err(AppError::internal)?.json().await.map_err(AppError::internal)?;
+        let account: Account =
+            response.error_for_status().map_err(AppError::internal)?.json().await.map_err(AppError::internal)?;
         tracing::debug!(user_id = %id, "profile created ahead of its registration event");
-        let new = NewProfile { id: account.id, email: account.email, full_name: account.full_name, created_at: account.created_at };
+        let new = NewProfile {
+            id: account.id,
+            email: account.email,
+            full_name: account.full_name,
+            created_at: account.created_at,
+        };
         store.ensure(&new).await.map(Some)
     }
 }

@@ -55,11 +55,7 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let store = Store::new(pool.clone(), outbox.clone());
     let background = CancellationToken::new();
     let fanout = Fanout::spawn(config.bus.clone(), &[USER_UPDATED], background.clone());
-    let schema = schema_builder()
-        .data(store)
-        .data(AccountsClient::new(&config.auth_url))
-        .data(fanout)
-        .finish();
+    let schema = schema_builder().data(store).data(AccountsClient::new(&config.auth_url)).data(fanout).finish();
     let verifier = TokenVerifier::remote(format!("{}/.well-known/jwks.json", config.auth_url));
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, verifier);
 

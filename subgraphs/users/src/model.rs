@@ -64,7 +64,10 @@ impl Phone {
         let digits = body.chars().filter(char::is_ascii_digit).count();
         let allowed = body.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')'));
         if !allowed || !(7..=15).contains(&digits) {
-            return Err(AppError::bad_input(field, "phone must be 7 to 15 digits, optionally with a leading + and spaces, dashes, dots or parentheses"));
+            return Err(AppError::bad_input(
+                field,
+                "phone must be 7 to 15 digits, optionally with a leading + and spaces, dashes, dots or parentheses",
+            ));
         }
         Ok(Self(phone))
     }
@@ -118,7 +121,10 @@ impl ProfilePatch {
             Field::Value(name) => {
                 let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
                 if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-                    return Err(AppError::bad_input("input.fullName", format!("full name must be 1 to {MAX_NAME_CHARS} characters")));
+                    return Err(AppError::bad_input(
+                        "input.fullName",
+                        format!("full name must be 1 to {MAX_NAME_CHARS} characters"),
+                    ));
                 }
                 Some(name)
             }
@@ -151,7 +157,9 @@ impl ProfilePatch {
                 let links = links
                     .into_iter()
                     .enumerate()
-                    .map(|(i, (kind, url))| Ok(SocialLink { kind, url: HttpUrl::parse(&url, &format!("input.socialLinks.{i}.url"))? }))
+                    .map(|(i, (kind, url))| {
+                        Ok(SocialLink { kind, url: HttpUrl::parse(&url, &format!("input.socialLinks.{i}.url"))? })
+                    })
                     .collect::<Result<Vec<_>, AppError>>()?;
                 Some(links)
             }
@@ -174,7 +182,10 @@ fn parse_skills(skills: Vec<String>) -> Result<Vec<String>, AppError> {
     for (i, skill) in skills.iter().enumerate() {
         let skill = skill.split_whitespace().collect::<Vec<_>>().join(" ");
         if skill.is_empty() || skill.chars().count() > MAX_SKILL_CHARS {
-            return Err(AppError::bad_input(format!("input.skills.{i}"), format!("a skill must be 1 to {MAX_SKILL_CHARS} characters")));
+            return Err(AppError::bad_input(
+                format!("input.skills.{i}"),
+                format!("a skill must be 1 to {MAX_SKILL_CHARS} characters"),
+            ));
         }
         if !kept.iter().any(|k| k.eq_ignore_ascii_case(&skill)) {
             kept.push(skill);
@@ -238,7 +249,10 @@ mod tests {
             assert!(HttpUrl::parse(bad, "u").is_err(), "{bad}");
         }
         let err = ProfilePatch::parse(RawProfileInput {
-            social_links: Field::Value(vec![(SocialKind::Github, "https://github.com/a".into()), (SocialKind::Other, "javascript:x".into())]),
+            social_links: Field::Value(vec![
+                (SocialKind::Github, "https://github.com/a".into()),
+                (SocialKind::Other, "javascript:x".into()),
+            ]),
             ..input()
         })
         .unwrap_err();
@@ -263,13 +277,16 @@ mod tests {
         })
         .unwrap();
         assert_eq!(patch.skills, Some(vec!["Rust".to_string(), "SQL".to_string()]));
-        let err = ProfilePatch::parse(RawProfileInput { skills: Field::Value(vec!["ok".into(), " ".into()]), ..input() }).unwrap_err();
+        let err =
+            ProfilePatch::parse(RawProfileInput { skills: Field::Value(vec!["ok".into(), " ".into()]), ..input() })
+                .unwrap_err();
         assert_eq!(field_of(err), "input.skills.1");
     }
 
     #[test]
     fn long_text_is_refused_not_truncated() {
-        let err = ProfilePatch::parse(RawProfileInput { headline: Field::Value("x".repeat(201)), ..input() }).unwrap_err();
+        let err =
+            ProfilePatch::parse(RawProfileInput { headline: Field::Value("x".repeat(201)), ..input() }).unwrap_err();
         assert_eq!(field_of(err), "input.headline");
     }
 

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Result, ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, Schema, SchemaBuilder, SimpleObject, Subscription};
+use async_graphql::{
+    ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, Result, Schema, SchemaBuilder, SimpleObject,
+    Subscription,
+};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use jobtracker_kit::events::Fanout;
@@ -144,7 +147,13 @@ impl Query {
     }
 
     /// Users whose full name contains `search` (case-insensitive), by name.
-    async fn users(&self, ctx: &Context<'_>, search: String, first: Option<i32>, after: Option<String>) -> Result<CountedConnection<User>> {
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        search: String,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<CountedConnection<User>> {
         let page = PageRequest::parse(first, after)?;
         let pattern = model::search_pattern(&search)?;
         let (rows, total) = ctx.data_unchecked::<Store>().search(&pattern, &page).await?;
@@ -209,7 +218,9 @@ impl SubscriptionRoot {
         let stream = futures::stream::unfold(events, move |mut events| async move {
             loop {
                 match events.recv().await {
-                    Ok(event) if event.event_type == USER_UPDATED && event.user_id == viewer.user_id => return Some((event, events)),
+                    Ok(event) if event.event_type == USER_UPDATED && event.user_id == viewer.user_id => {
+                        return Some((event, events));
+                    }
                     Ok(_) | Err(RecvError::Lagged(_)) => continue,
                     Err(RecvError::Closed) => return None,
                 }

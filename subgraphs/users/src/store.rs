@@ -111,11 +111,8 @@ impl Store {
                     .or(lower(profiles::full_name).eq(name.clone()).and(profiles::id.gt(*id))),
             );
         }
-        let rows = query
-            .order((lower(profiles::full_name), profiles::id))
-            .limit(page.fetch_limit())
-            .load(&mut conn)
-            .await?;
+        let rows =
+            query.order((lower(profiles::full_name), profiles::id)).limit(page.fetch_limit()).load(&mut conn).await?;
         let total: i64 = matching().count().get_result(&mut conn).await?;
         Ok((rows, total))
     }
@@ -152,16 +149,22 @@ impl Store {
                     .returning(Profile::as_returning())
                     .get_result(conn)
                     .await?;
-                let event = Envelope::new(USER_UPDATED, id, id, updated.version, &UserUpdated {
-                    user_id: id,
-                    email: updated.email.clone(),
-                    full_name: updated.full_name.clone(),
-                    phone: updated.phone.clone(),
-                    location: updated.location.clone(),
-                    headline: updated.headline.clone(),
-                    skills: updated.skills.clone(),
-                    updated_at: updated.updated_at,
-                });
+                let event = Envelope::new(
+                    USER_UPDATED,
+                    id,
+                    id,
+                    updated.version,
+                    &UserUpdated {
+                        user_id: id,
+                        email: updated.email.clone(),
+                        full_name: updated.full_name.clone(),
+                        phone: updated.phone.clone(),
+                        location: updated.location.clone(),
+                        headline: updated.headline.clone(),
+                        skills: updated.skills.clone(),
+                        updated_at: updated.updated_at,
+                    },
+                );
                 Outbox::append(conn, &event).await?;
                 Ok(updated)
             })
@@ -182,7 +185,9 @@ impl Store {
             .execute(&mut conn)
             .await
             .map_err(|err| match err {
-                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ForeignKeyViolation, _) => AppError::NotFound("user"),
+                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ForeignKeyViolation, _) => {
+                    AppError::NotFound("user")
+                }
                 other => other.into(),
             })?;
         Ok(())

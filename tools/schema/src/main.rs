@@ -72,7 +72,8 @@ fn main() -> anyhow::Result<()> {
     for (name, subgraph) in &config.subgraphs {
         let sdl = subgraph_sdl(name)?;
         subgraphs.push(
-            Subgraph::parse(name, &subgraph.routing_url, &sdl).map_err(|err| anyhow::anyhow!("subgraph {name}: {err}"))?,
+            Subgraph::parse(name, &subgraph.routing_url, &sdl)
+                .map_err(|err| anyhow::anyhow!("subgraph {name}: {err}"))?,
         );
         files.push((cli.root.join(&subgraph.schema.file), sdl));
     }
@@ -99,7 +100,10 @@ fn main() -> anyhow::Result<()> {
                 .map(|(path, _)| path.display().to_string())
                 .collect();
             if !stale.is_empty() {
-                bail!("schema files differ from the code: {}\nrun `make schema` and commit the result", stale.join(", "));
+                bail!(
+                    "schema files differ from the code: {}\nrun `make schema` and commit the result",
+                    stale.join(", ")
+                );
             }
             println!("schema/ matches the code");
         }

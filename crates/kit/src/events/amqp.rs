@@ -20,11 +20,7 @@ pub struct EventBus {
 
 impl EventBus {
     pub fn from_env(url: &str) -> Self {
-        Self {
-            url: url.to_string(),
-            prefix: crate::config::env_or("EVENTS_PREFIX", "jobtracker"),
-            ephemeral: false,
-        }
+        Self { url: url.to_string(), prefix: crate::config::env_or("EVENTS_PREFIX", "jobtracker"), ephemeral: false }
     }
 
     pub fn events_exchange(&self) -> String {
@@ -53,7 +49,9 @@ impl EventBus {
         loop {
             match self.connect().await {
                 Ok(conn) => return Some(conn),
-                Err(err) => tracing::warn!(worker = what, error = %err, retry_in_ms = delay.as_millis() as u64, "RabbitMQ unavailable"),
+                Err(err) => {
+                    tracing::warn!(worker = what, error = %err, retry_in_ms = delay.as_millis() as u64, "RabbitMQ unavailable")
+                }
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return None,

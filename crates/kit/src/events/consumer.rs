@@ -63,7 +63,11 @@ impl Consumer {
                     let _ = connection.close(200, "shutdown".into()).await;
                     return Ok(());
                 }
-                Err(err) => tracing::warn!(queue = self.spec.name, error = format!("{err:#}"), "consumer interrupted, reconnecting"),
+                Err(err) => tracing::warn!(
+                    queue = self.spec.name,
+                    error = format!("{err:#}"),
+                    "consumer interrupted, reconnecting"
+                ),
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
@@ -72,7 +76,11 @@ impl Consumer {
         }
     }
 
-    async fn consume_until_error(&self, connection: &lapin::Connection, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    async fn consume_until_error(
+        &self,
+        connection: &lapin::Connection,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
         let channel = connection.create_channel().await?;
         let queue = topology::declare_queue(&self.bus, &channel, &self.spec).await?;
         channel.basic_qos(self.prefetch, BasicQosOptions::default()).await?;

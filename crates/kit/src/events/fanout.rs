@@ -71,7 +71,13 @@ async fn listen(
     let queue = channel.queue_declare("".into(), options, FieldTable::default()).await?;
     for key in bindings {
         channel
-            .queue_bind(queue.name().clone(), bus.events_exchange().as_str().into(), (*key).into(), QueueBindOptions::default(), FieldTable::default())
+            .queue_bind(
+                queue.name().clone(),
+                bus.events_exchange().as_str().into(),
+                (*key).into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
             .await?;
     }
     let consume = BasicConsumeOptions { no_ack: true, exclusive: true, ..Default::default() };

@@ -12,8 +12,8 @@ use std::time::Duration;
 use anyhow::Context;
 use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::Confirmation;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -69,7 +69,11 @@ impl OutboxRelay {
         }
     }
 
-    async fn publish_until_error(&self, connection: &lapin::Connection, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    async fn publish_until_error(
+        &self,
+        connection: &lapin::Connection,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
         let channel = connection.create_channel().await?;
         channel.confirm_select(ConfirmSelectOptions::default()).await?;
         topology::declare_all(&self.bus, &channel).await?;

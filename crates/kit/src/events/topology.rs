@@ -16,7 +16,8 @@ pub struct QueueSpec {
 }
 
 /// users: completes profiles from registrations.
-pub const USERS_ACCOUNTS: QueueSpec = QueueSpec { name: "users.accounts", bindings: &[super::contracts::USER_REGISTERED] };
+pub const USERS_ACCOUNTS: QueueSpec =
+    QueueSpec { name: "users.accounts", bindings: &[super::contracts::USER_REGISTERED] };
 
 /// Every consumer queue in the system (ARCHITECTURE.md's event table).
 pub const QUEUES: &[QueueSpec] = &[USERS_ACCOUNTS];
@@ -29,7 +30,12 @@ pub async fn declare_exchanges(bus: &EventBus, channel: &Channel) -> lapin::Resu
         .exchange_declare(bus.events_exchange().as_str().into(), ExchangeKind::Topic, options, FieldTable::default())
         .await?;
     channel
-        .exchange_declare(bus.dead_letter_exchange().as_str().into(), ExchangeKind::Direct, options, FieldTable::default())
+        .exchange_declare(
+            bus.dead_letter_exchange().as_str().into(),
+            ExchangeKind::Direct,
+            options,
+            FieldTable::default(),
+        )
         .await?;
     Ok(())
 }
@@ -51,7 +57,13 @@ pub async fn declare_queue(bus: &EventBus, channel: &Channel, spec: &QueueSpec) 
     let dlq = format!("{name}.dlq");
     channel.queue_declare(dlq.as_str().into(), durable, queue_arguments(bus)).await?;
     channel
-        .queue_bind(dlq.as_str().into(), bus.dead_letter_exchange().as_str().into(), name.as_str().into(), QueueBindOptions::default(), FieldTable::default())
+        .queue_bind(
+            dlq.as_str().into(),
+            bus.dead_letter_exchange().as_str().into(),
+            name.as_str().into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
         .await?;
     let mut args = queue_arguments(bus);
     args.insert(
@@ -62,7 +74,13 @@ pub async fn declare_queue(bus: &EventBus, channel: &Channel, spec: &QueueSpec) 
     channel.queue_declare(name.as_str().into(), durable, args).await?;
     for key in spec.bindings {
         channel
-            .queue_bind(name.as_str().into(), bus.events_exchange().as_str().into(), (*key).into(), QueueBindOptions::default(), FieldTable::default())
+            .queue_bind(
+                name.as_str().into(),
+                bus.events_exchange().as_str().into(),
+                (*key).into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
             .await?;
     }
     Ok(name)

@@ -130,7 +130,13 @@ impl Harness {
         let connection = self.env.bus.connect().await.unwrap();
         let channel = connection.create_channel().await.unwrap();
         channel
-            .basic_publish(self.env.bus.events_exchange().as_str().into(), routing_key.into(), BasicPublishOptions::default(), body, BasicProperties::default())
+            .basic_publish(
+                self.env.bus.events_exchange().as_str().into(),
+                routing_key.into(),
+                BasicPublishOptions::default(),
+                body,
+                BasicProperties::default(),
+            )
             .await
             .unwrap();
         connection.close(200, "done".into()).await.unwrap();
@@ -241,10 +247,11 @@ async fn bad_messages_and_failing_handlers_go_to_the_dead_letter_queue() {
     assert_eq!(dead, 2);
     // The failed event was not recorded as processed: a fixed handler may replay it.
     let mut conn = harness.pool.get().await.unwrap();
-    let processed: Tally = diesel::sql_query("SELECT count(*) AS events, 0::bigint AS applications FROM processed_events")
-        .get_result(&mut conn)
-        .await
-        .unwrap();
+    let processed: Tally =
+        diesel::sql_query("SELECT count(*) AS events, 0::bigint AS applications FROM processed_events")
+            .get_result(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(processed.events, 0);
     token.cancel();
     consumer.await.unwrap().unwrap();
@@ -293,4 +300,3 @@ async fn close_connections_named(name: &str) -> usize {
     }
     pids.len()
 }
-

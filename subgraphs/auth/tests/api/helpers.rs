@@ -26,5 +26,6 @@ impl TestAuth {
 }
 
 pub const LOGIN: &str = "mutation($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken refreshToken expiresIn user { id } } }";
-pub const REFRESH: &str = "mutation($token: String!) { refreshToken(refreshToken: $token) { accessToken refreshToken user { id } } }";
+pub const REFRESH: &str =
+    "mutation($token: String!) { refreshToken(refreshToken: $token) { accessToken refreshToken user { id } } }";
 pub const LOGOUT: &str = "mutation($token: String!) { logout(refreshToken: $token) }";

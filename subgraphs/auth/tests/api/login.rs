@@ -20,7 +20,8 @@ async fn unknown_email_and_wrong_password_fail_alike() {
     let account = auth.register("Ada Lovelace").await;
 
     let wrong_password = auth.gql.run(LOGIN, json!({ "email": account.email, "password": "wrong password!" })).await;
-    let unknown_email = auth.gql.run(LOGIN, json!({ "email": "nobody@example.com", "password": "wrong password!" })).await;
+    let unknown_email =
+        auth.gql.run(LOGIN, json!({ "email": "nobody@example.com", "password": "wrong password!" })).await;
     let malformed_email = auth.gql.run(LOGIN, json!({ "email": "nobody", "password": "wrong password!" })).await;
 
     for response in [&wrong_password, &unknown_email, &malformed_email] {

@@ -67,17 +67,32 @@ async fn registration_is_published_as_user_registered() {
         .await
         .unwrap();
     channel
-        .queue_bind(queue.name().clone(), bus.events_exchange().as_str().into(), "user.registered".into(), QueueBindOptions::default(), FieldTable::default())
+        .queue_bind(
+            queue.name().clone(),
+            bus.events_exchange().as_str().into(),
+            "user.registered".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
         .await
         .unwrap();
     let mut deliveries = channel
-        .basic_consume(queue.name().clone(), "".into(), BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
+        .basic_consume(
+            queue.name().clone(),
+            "".into(),
+            BasicConsumeOptions { no_ack: true, ..Default::default() },
+            FieldTable::default(),
+        )
         .await
         .unwrap();
 
     let account = auth.register("Grace Hopper").await;
 
-    let delivery = tokio::time::timeout(std::time::Duration::from_secs(10), deliveries.next()).await.expect("event within 10 s").unwrap().unwrap();
+    let delivery = tokio::time::timeout(std::time::Duration::from_secs(10), deliveries.next())
+        .await
+        .expect("event within 10 s")
+        .unwrap()
+        .unwrap();
     let envelope: Envelope = serde_json::from_slice(&delivery.data).unwrap();
     assert_eq!(envelope.event_type, "user.registered");
     assert_eq!(envelope.user_id.to_string(), account.user_id);

@@ -42,7 +42,8 @@ async fn access_tokens_verify_against_the_published_jwks() {
     let auth = TestAuth::spawn().await;
     let account = auth.register("Ada Lovelace").await;
 
-    let jwks: serde_json::Value = reqwest::get(format!("{}/.well-known/jwks.json", auth.service.url())).await.unwrap().json().await.unwrap();
+    let jwks: serde_json::Value =
+        reqwest::get(format!("{}/.well-known/jwks.json", auth.service.url())).await.unwrap().json().await.unwrap();
     assert_eq!(jwks["keys"][0]["kty"], "OKP");
     assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
     assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
@@ -60,12 +61,14 @@ async fn access_tokens_verify_against_the_published_jwks() {
 async fn the_signing_key_survives_a_restart() {
     let auth = TestAuth::spawn().await;
     let account = auth.register("Ada Lovelace").await;
-    let jwks_before: serde_json::Value = reqwest::get(format!("{}/.well-known/jwks.json", auth.service.url())).await.unwrap().json().await.unwrap();
+    let jwks_before: serde_json::Value =
+        reqwest::get(format!("{}/.well-known/jwks.json", auth.service.url())).await.unwrap().json().await.unwrap();
     let env = auth.env.clone();
     auth.service.stop().await.expect("clean stop");
 
     let restarted = TestAuth::spawn_in(env).await;
-    let jwks_after: serde_json::Value = reqwest::get(format!("{}/.well-known/jwks.json", restarted.service.url())).await.unwrap().json().await.unwrap();
+    let jwks_after: serde_json::Value =
+        reqwest::get(format!("{}/.well-known/jwks.json", restarted.service.url())).await.unwrap().json().await.unwrap();
 
     assert_eq!(jwks_before, jwks_after);
     let verifier = TokenVerifier::remote(format!("{}/.well-known/jwks.json", restarted.service.url()));

@@ -12,13 +12,16 @@ async fn update_profile_sets_keeps_and_clears() {
     let (_, me) = app.sign_up("Ada Lovelace").await;
 
     let set = me
-        .run(&update(), json!({ "input": {
+        .run(
+            &update(),
+            json!({ "input": {
             "phone": "+44 20 7946 0958",
             "location": "London",
             "headline": "Analytical engine programmer",
             "skills": ["Mathematics", " mathematics ", "Poetry"],
             "socialLinks": [{ "kind": "GITHUB", "url": "https://github.com/ada" }],
-        } }))
+        } }),
+        )
         .await;
     let profile = &set.data()["updateProfile"];
     assert_eq!(profile["phone"], "+44 20 7946 0958");
@@ -34,8 +37,13 @@ async fn update_profile_sets_keeps_and_clears() {
 
     // Persisted: read back as another user.
     let (_, other) = app.sign_up("Grace Hopper").await;
-    let read = other.run("query($id: ID!) { user(id: $id) { fullName location headline } }", json!({ "id": profile["id"] })).await;
-    assert_eq!(read.data()["user"], json!({ "fullName": "Augusta Ada King", "location": null, "headline": "Analytical engine programmer" }));
+    let read = other
+        .run("query($id: ID!) { user(id: $id) { fullName location headline } }", json!({ "id": profile["id"] }))
+        .await;
+    assert_eq!(
+        read.data()["user"],
+        json!({ "fullName": "Augusta Ada King", "location": null, "headline": "Analytical engine programmer" })
+    );
 }
 
 #[tokio::test]

@@ -35,11 +35,12 @@ async fn the_registration_event_alone_creates_the_profile() {
     let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let found: Count = diesel::sql_query("SELECT count(*) AS count FROM profiles WHERE id = $1 AND full_name = 'Grace Hopper'")
-            .bind::<diesel::sql_types::Uuid, _>(uuid::Uuid::parse_str(&account.user_id).unwrap())
-            .get_result(&mut conn)
-            .await
-            .unwrap();
+        let found: Count =
+            diesel::sql_query("SELECT count(*) AS count FROM profiles WHERE id = $1 AND full_name = 'Grace Hopper'")
+                .bind::<diesel::sql_types::Uuid, _>(uuid::Uuid::parse_str(&account.user_id).unwrap())
+                .get_result(&mut conn)
+                .await
+                .unwrap();
         if found.count == 1 {
             break;
         }
@@ -63,7 +64,8 @@ async fn signed_out_me_is_null_and_a_bad_token_is_unauthenticated() {
 async fn unknown_or_malformed_user_ids() {
     let app = TestUsers::spawn().await;
 
-    let unknown = app.users.run("query($id: ID!) { user(id: $id) { id } }", json!({ "id": uuid::Uuid::now_v7() })).await;
+    let unknown =
+        app.users.run("query($id: ID!) { user(id: $id) { id } }", json!({ "id": uuid::Uuid::now_v7() })).await;
     assert_eq!(unknown.data()["user"], json!(null));
 
     let malformed = app.users.run("{ user(id: \"42\") { id } }", json!({})).await;

@@ -19,7 +19,10 @@ async fn save_and_unsave_profiles() {
     let viewer = &saved.data()["saveProfile"];
     assert_eq!(viewer["id"], ada.user_id.as_str());
     // Most recently saved first.
-    assert_eq!(viewer["savedProfiles"], json!([{ "id": alan.user_id, "fullName": "Alan Turing" }, { "id": grace.user_id, "fullName": "Grace Hopper" }]));
+    assert_eq!(
+        viewer["savedProfiles"],
+        json!([{ "id": alan.user_id, "fullName": "Alan Turing" }, { "id": grace.user_id, "fullName": "Grace Hopper" }])
+    );
 
     let unsaved = me.run(UNSAVE, json!({ "id": alan.user_id })).await;
     assert_eq!(unsaved.data()["unsaveProfile"]["savedProfiles"], json!([{ "id": grace.user_id }]));

@@ -17,7 +17,12 @@ async fn search_is_case_insensitive_partial_and_ordered_by_name() {
     assert_eq!(users["edges"][0]["node"]["fullName"], "Adele Goldberg");
 
     let response = app.users.run(SEARCH, json!({ "s": "a" })).await;
-    let names: Vec<&str> = response.data()["users"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["fullName"].as_str().unwrap()).collect();
+    let names: Vec<&str> = response.data()["users"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["fullName"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Ada Lovelace", "Adele Goldberg", "Alan Turing", "Grace Hopper"]);
 
     // Wildcards are matched literally.

@@ -14,9 +14,13 @@ async fn profile_updates_are_pushed_to_their_owner_only() {
     let (grace, grace_http) = app.sign_up("Grace Hopper").await;
     let ws_url = format!("ws://{}/ws", app.stack.users.addr);
 
-    let mut ada_ws = WsClient::connect(&ws_url, json!({ "Authorization": format!("Bearer {}", ada.access_token) })).await.expect("ada connects");
+    let mut ada_ws = WsClient::connect(&ws_url, json!({ "Authorization": format!("Bearer {}", ada.access_token) }))
+        .await
+        .expect("ada connects");
     ada_ws.subscribe("1", "subscription { profileUpdated { id headline } }").await;
-    let mut grace_ws = WsClient::connect(&ws_url, json!({ "authorization": format!("Bearer {}", grace.access_token) })).await.expect("grace connects");
+    let mut grace_ws = WsClient::connect(&ws_url, json!({ "authorization": format!("Bearer {}", grace.access_token) }))
+        .await
+        .expect("grace connects");
     grace_ws.subscribe("1", "subscription { profileUpdated { id headline } }").await;
     // Let both subscriptions register before acting.
     tokio::time::sleep(Duration::from_millis(300)).await;

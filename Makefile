@@ -1,0 +1,33 @@
+# Thin wrappers; the README explains each.
+CARGO ?= cargo
+
+.PHONY: run test schema schema-check lint bench release
+
+## Start everything: subgraphs and the router on :4000 (playground at http://127.0.0.1:4000/graphql).
+run:
+	scripts/ensure-services.sh
+	$(CARGO) run -- run
+
+## Run every test against the machine's real PostgreSQL and RabbitMQ (and headless Chromium).
+test:
+	scripts/ensure-services.sh --browser
+	$(CARGO) run -q -p jobtracker-schema -- check
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+		$(CARGO) test --workspace --no-fail-fast; \
+	fi
+
+## Export every subgraph's SDL and compose schema/supergraph.graphql.
+schema:
+	$(CARGO) run -q -p jobtracker-schema -- compose
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+release:
+	$(CARGO) build --release -p jobtracker
+
+bench:
+	bench/run.sh

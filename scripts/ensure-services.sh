@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Makes sure what Jobtracker needs on a developer machine is installed and
+# running: PostgreSQL (trust auth on 127.0.0.1), RabbitMQ, Node.js/npm (the
+# playground is built from the npm registry) and, with --browser, Chromium
+# and ChromeDriver for the browser test. Debian packages only; idempotent.
+set -euo pipefail
+
+want_browser=false
+[ "${1:-}" = "--browser" ] && want_browser=true
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+  echo "installing: $*"
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || true
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+port_open() { timeout 1 bash -c "</dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+# PostgreSQL
+if ! command -v pg_ctlcluster >/dev/null; then
+  apt_install postgresql postgresql-contrib
+fi
+if ! port_open 5432; then
+  version=$(ls /etc/postgresql | sort -V | tail -1)
+  hba=/etc/postgresql/$version/main/pg_hba.conf
+  if ! grep -q "127.0.0.1/32 *trust" "$hba"; then
+    sudo_if_needed sed -i 's/^\(host *all *all *127.0.0.1\/32 *\).*/\1trust/; s/^\(host *all *all *::1\/128 *\).*/\1trust/' "$hba"
+  fi
+  sudo_if_needed pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  for _ in $(seq 1 30); do port_open 5432 && break; sleep 1; done
+fi
+pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not accepting connections on 127.0.0.1:5432" >&2; exit 1; }
+
+# RabbitMQ
+if ! command -v rabbitmq-server >/dev/null; then
+  apt_install rabbitmq-server
+fi
+if ! port_open 5672; then
+  sudo_if_needed rabbitmq-server -detached
+  for _ in $(seq 1 60); do port_open 5672 && break; sleep 1; done
+fi
+port_open 5672 || { echo "RabbitMQ is not listening on 127.0.0.1:5672" >&2; exit 1; }
+
+# Node.js and npm: the router's build fetches the playground from the npm registry.
+command -v npm >/dev/null || apt_install nodejs npm
+
+if $want_browser; then
+  [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || apt_install chromium chromium-driver
+fi
+echo "services ready: PostgreSQL :5432, RabbitMQ :5672"
