@@ -207,34 +207,33 @@ impl Store {
         next_hash: &[u8],
     ) -> AppResult<Result<Uuid, RefreshRefusal>> {
         let mut conn = self.pool.get().await?;
-        conn
-            .transaction(async |conn| -> AppResult<Result<Uuid, RefreshRefusal>> {
-                let Some(stored) = refresh_tokens::table
-                    .find(presented_hash)
-                    .select(StoredRefreshToken::as_select())
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?
-                else {
-                    return Ok(Err(RefreshRefusal::Unknown));
-                };
-                if stored.revoked_at.is_some() || stored.expires_at <= Utc::now() {
-                    return Ok(Err(RefreshRefusal::ExpiredOrRevoked));
-                }
-                if stored.used_at.is_some() {
-                    revoke_family(conn, stored.family_id).await?;
-                    tracing::warn!(user_id = %stored.account_id, "refresh token reused, login revoked");
-                    return Ok(Err(RefreshRefusal::Reused));
-                }
-                diesel::update(refresh_tokens::table.find(presented_hash))
-                    .set(refresh_tokens::used_at.eq(Utc::now()))
-                    .execute(conn)
-                    .await?;
-                insert_refresh_token(conn, stored.account_id, stored.family_id, next_hash).await?;
-                Ok(Ok(stored.account_id))
-            })
-            .await
+        conn.transaction(async |conn| -> AppResult<Result<Uuid, RefreshRefusal>> {
+            let Some(stored) = refresh_tokens::table
+                .find(presented_hash)
+                .select(StoredRefreshToken::as_select())
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?
+            else {
+                return Ok(Err(RefreshRefusal::Unknown));
+            };
+            if stored.revoked_at.is_some() || stored.expires_at <= Utc::now() {
+                return Ok(Err(RefreshRefusal::ExpiredOrRevoked));
+            }
+            if stored.used_at.is_some() {
+                revoke_family(conn, stored.family_id).await?;
+                tracing::warn!(user_id = %stored.account_id, "refresh token reused, login revoked");
+                return Ok(Err(RefreshRefusal::Reused));
+            }
+            diesel::update(refresh_tokens::table.find(presented_hash))
+                .set(refresh_tokens::used_at.eq(Utc::now()))
+                .execute(conn)
+                .await?;
+            insert_refresh_token(conn, stored.account_id, stored.family_id, next_hash).await?;
+            Ok(Ok(stored.account_id))
+        })
+        .await
     }
 
     /// Revokes the login the token belongs to; false when the token is unknown
