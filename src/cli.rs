@@ -82,9 +82,9 @@ pub fn migrate() -> anyhow::Result<()> {
     jobtracker_kit::telemetry::init();
     runtime()?.block_on(async {
         let auth = jobtracker_auth::Config::from_env()?;
-        db::bootstrap(&auth.database, jobtracker_auth::MIGRATIONS).await?;
+        db::bootstrap(&auth.service.database, jobtracker_auth::MIGRATIONS).await?;
         let users = jobtracker_users::Config::from_env()?;
-        db::bootstrap(&users.database, jobtracker_users::MIGRATIONS).await?;
+        db::bootstrap(&users.service.database, jobtracker_users::MIGRATIONS).await?;
         tracing::info!("databases migrated");
         Ok(())
     })

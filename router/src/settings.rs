@@ -29,6 +29,8 @@ pub struct RouterSettings {
     pub max_depth: usize,
     pub max_aliases: usize,
     pub workers: Option<usize>,
+    /// How long in-flight requests get to finish on SIGTERM.
+    pub shutdown_timeout_secs: u64,
     pub dedupe: bool,
     pub log_level: String,
 }
@@ -73,6 +75,7 @@ impl RouterSettings {
             max_depth: env_parse("ROUTER_MAX_DEPTH", 12)?,
             max_aliases: env_parse("ROUTER_MAX_ALIASES", 30)?,
             workers: env("ROUTER_WORKERS").map(|w| w.parse()).transpose().context("ROUTER_WORKERS")?,
+            shutdown_timeout_secs: env_parse("ROUTER_SHUTDOWN_TIMEOUT_SECS", 10)?,
             dedupe: env_parse("ROUTER_DEDUPE", true)?,
             log_level: env("ROUTER_LOG_LEVEL").unwrap_or_else(|| "info".into()),
         })
@@ -109,7 +112,12 @@ impl RouterSettings {
         } else {
             json!({ "enabled": true, "policies": [{ "origins": self.cors_origins }] })
         };
-        let mut http = json!({ "host": self.host, "port": self.port, "graphql_endpoint": "/graphql" });
+        let mut http = json!({
+            "host": self.host,
+            "port": self.port,
+            "graphql_endpoint": "/graphql",
+            "shutdown_timeout": format!("{}s", self.shutdown_timeout_secs),
+        });
         if let Some(workers) = self.workers {
             http["workers"] = json!(workers);
         }

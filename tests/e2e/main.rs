@@ -8,4 +8,5 @@ mod helpers;
 mod journey;
 mod router;
 mod subscriptions;
+mod supervisor;
 mod tokens;

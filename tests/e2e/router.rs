@@ -77,6 +77,7 @@ async fn the_router_serves_a_supergraph_file_it_is_given_and_stops_cleanly() {
     let me = gql.with_token(&ada.access_token).run("{ me { fullName } }", json!({})).await;
     assert_eq!(me.data()["me"]["fullName"], "Ada Lovelace");
 
+    drop(gql); // close idle keep-alive connections
     let status = router.stop().await;
     assert!(status.success(), "SIGTERM ends the router cleanly: {status}");
 }

@@ -60,6 +60,25 @@ impl Infra {
     }
 }
 
+/// What every service needs: where it listens, the database it owns and the
+/// event bus.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    pub addr: std::net::SocketAddr,
+    pub database: crate::db::DatabaseConfig,
+    pub bus: crate::events::amqp::EventBus,
+}
+
+impl ServiceConfig {
+    pub fn from_env(infra: &Infra, service: &str, default_port: u16) -> anyhow::Result<Self> {
+        Ok(Self {
+            addr: listen_addr(service, default_port)?,
+            database: crate::db::DatabaseConfig::for_service(&infra.database_base_url, service)?,
+            bus: crate::events::amqp::EventBus::from_env(&infra.amqp_url),
+        })
+    }
+}
+
 /// Host and port a service listens on (`<SERVICE>_HOST`, `<SERVICE>_PORT`).
 pub fn listen_addr(service: &str, default_port: u16) -> anyhow::Result<std::net::SocketAddr> {
     let upper = service.to_ascii_uppercase();

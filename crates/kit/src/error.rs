@@ -40,6 +40,21 @@ impl AppError {
         Self::Internal(err.into())
     }
 
+    /// The input field a BAD_USER_INPUT error names.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::BadUserInput { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// Logs an internal error's whole cause chain (clients never see it).
+    pub fn report(&self) {
+        if let Self::Internal(cause) = self {
+            tracing::error!(error = format!("{cause:#}"), "internal error");
+        }
+    }
+
     /// The stable code clients switch on.
     pub fn code(&self) -> &'static str {
         match self {
@@ -68,9 +83,7 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
 
 impl From<AppError> for async_graphql::Error {
     fn from(err: AppError) -> Self {
-        if let AppError::Internal(cause) = &err {
-            tracing::error!(error = format!("{cause:#}"), "internal error");
-        }
+        err.report();
         let code = err.code();
         async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {
             ext.set("code", code);

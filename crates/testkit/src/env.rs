@@ -4,7 +4,7 @@ use std::sync::Once;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use jobtracker_kit::config::Infra;
+use jobtracker_kit::config::{Infra, ServiceConfig};
 use jobtracker_kit::db::DatabaseConfig;
 use jobtracker_kit::events::amqp::EventBus;
 
@@ -41,6 +41,15 @@ impl TestEnv {
             std::thread::spawn(move || sweep_stale_databases(&base));
         });
         Self { infra, bus, id }
+    }
+
+    /// A service of this test: port 0, its fresh database, the test's bus.
+    pub fn service_config(&self, service: &str) -> ServiceConfig {
+        ServiceConfig {
+            addr: "127.0.0.1:0".parse().expect("static address"),
+            database: self.database(service),
+            bus: self.bus.clone(),
+        }
     }
 
     /// A fresh database for one service of this test (created on bootstrap).

@@ -47,16 +47,10 @@ impl Drop for Running {
     }
 }
 
-fn local() -> SocketAddr {
-    "127.0.0.1:0".parse().expect("static address")
-}
-
 /// auth's configuration for a test: port 0, the test's database and bus.
 pub fn auth_config(env: &TestEnv) -> jobtracker_auth::Config {
     jobtracker_auth::Config {
-        addr: local(),
-        database: env.database(jobtracker_auth::SERVICE),
-        bus: env.bus.clone(),
+        service: env.service_config(jobtracker_auth::SERVICE),
         throttle: jobtracker_auth::service::LoginThrottle { max_failures: 5, window: chrono::Duration::minutes(15) },
     }
 }
@@ -67,9 +61,7 @@ pub async fn spawn_auth(env: &TestEnv) -> Running {
 
 pub async fn spawn_users(env: &TestEnv, auth_url: &str) -> Running {
     let config = jobtracker_users::Config {
-        addr: local(),
-        database: env.database(jobtracker_users::SERVICE),
-        bus: env.bus.clone(),
+        service: env.service_config(jobtracker_users::SERVICE),
         auth_url: auth_url.to_string(),
     };
     Running::start(jobtracker_users::build(config).await.expect("users starts"))

@@ -1,17 +1,17 @@
 //! auth subgraph: accounts, passwords, access and refresh tokens, the
 //! signing key and its JWKS document.
 //!
-//! Routes: `/graphql`, `/health`, `/.well-known/jwks.json`, and
+//! Routes: `/graphql`, `/health`, `/.well-known/jwks.json`, `/oauth/token`
+//! (password and refresh_token grants), and
 //! `/internal/accounts/{id}` (service-to-service, not routed publicly: the
 //! users subgraph uses it to build a profile it has not yet heard of).
 
 pub mod model;
+pub mod oauth;
 pub mod schema;
 pub mod service;
 pub mod signing;
 pub mod store;
-
-use std::net::SocketAddr;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -19,9 +19,8 @@ use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use jobtracker_kit::auth::TokenVerifier;
-use jobtracker_kit::config::{Infra, env_parse, listen_addr};
-use jobtracker_kit::db::{self, DatabaseConfig};
-use jobtracker_kit::events::amqp::EventBus;
+use jobtracker_kit::config::{Infra, ServiceConfig, env_parse};
+use jobtracker_kit::db;
 use jobtracker_kit::events::{Outbox, OutboxRelay};
 use jobtracker_kit::server::ServiceApp;
 use serde_json::json;
@@ -39,19 +38,14 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/a
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub addr: SocketAddr,
-    pub database: DatabaseConfig,
-    pub bus: EventBus,
+    pub service: ServiceConfig,
     pub throttle: LoginThrottle,
 }
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
-        let infra = Infra::from_env();
         Ok(Self {
-            addr: listen_addr(SERVICE, DEFAULT_PORT)?,
-            database: DatabaseConfig::for_service(&infra.database_base_url, SERVICE)?,
-            bus: EventBus::from_env(&infra.amqp_url),
+            service: ServiceConfig::from_env(&Infra::from_env(), SERVICE, DEFAULT_PORT)?,
             throttle: LoginThrottle {
                 max_failures: env_parse("AUTH_LOGIN_MAX_FAILURES", 5)?,
                 window: chrono::Duration::seconds(env_parse("AUTH_LOGIN_WINDOW_SECS", 900)?),
@@ -62,7 +56,7 @@ impl Config {
 
 /// Migrates the database, loads (or creates) the signing key and binds.
 pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
-    let pool = db::bootstrap(&config.database, MIGRATIONS).await?;
+    let pool = db::bootstrap(&config.service.database, MIGRATIONS).await?;
     let outbox = Outbox::default();
     let store = Store::new(pool.clone(), outbox.clone());
     let signer = Signer::from_row(store.active_signing_key(Signer::generate).await?);
@@ -73,10 +67,13 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
         axum::Router::new()
             .route("/.well-known/jwks.json", get(jwks))
             .route("/internal/accounts/{id}", get(internal_account))
+            .route("/oauth/token", axum::routing::post(oauth::token))
             .with_state(auth),
     );
-    let relay = OutboxRelay::new(pool, config.bus, outbox);
-    Ok(ServiceApp::bind(SERVICE, config.addr, routes).await?.with_worker("outbox-relay", move |token| relay.run(token)))
+    let relay = OutboxRelay::new(pool, config.service.bus, outbox);
+    Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
+        .await?
+        .with_worker("outbox-relay", move |token| relay.run(token)))
 }
 
 async fn jwks(State(auth): State<AuthService>) -> impl IntoResponse {

@@ -211,13 +211,6 @@ pub fn search_pattern(raw: &str) -> Result<String, AppError> {
 mod tests {
     use super::*;
 
-    fn field_of(err: AppError) -> String {
-        match err {
-            AppError::BadUserInput { field, .. } => field,
-            other => panic!("expected BAD_USER_INPUT, got {other:?}"),
-        }
-    }
-
     fn input() -> RawProfileInput {
         RawProfileInput {
             full_name: Field::Absent,
@@ -238,7 +231,7 @@ mod tests {
     #[test]
     fn full_name_cannot_be_cleared() {
         let err = ProfilePatch::parse(RawProfileInput { full_name: Field::Null, ..input() }).unwrap_err();
-        assert_eq!(field_of(err), "input.fullName");
+        assert_eq!(err.field(), Some("input.fullName"));
     }
 
     #[test]
@@ -256,7 +249,7 @@ mod tests {
             ..input()
         })
         .unwrap_err();
-        assert_eq!(field_of(err), "input.socialLinks.1.url");
+        assert_eq!(err.field(), Some("input.socialLinks.1.url"));
     }
 
     #[test]
@@ -280,14 +273,14 @@ mod tests {
         let err =
             ProfilePatch::parse(RawProfileInput { skills: Field::Value(vec!["ok".into(), " ".into()]), ..input() })
                 .unwrap_err();
-        assert_eq!(field_of(err), "input.skills.1");
+        assert_eq!(err.field(), Some("input.skills.1"));
     }
 
     #[test]
     fn long_text_is_refused_not_truncated() {
         let err =
             ProfilePatch::parse(RawProfileInput { headline: Field::Value("x".repeat(201)), ..input() }).unwrap_err();
-        assert_eq!(field_of(err), "input.headline");
+        assert_eq!(err.field(), Some("input.headline"));
     }
 
     #[test]

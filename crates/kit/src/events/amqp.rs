@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use lapin::{Connection, ConnectionProperties};
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::{Channel, Connection, ConnectionProperties};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Debug)]
@@ -59,5 +61,46 @@ impl EventBus {
             }
             delay = (delay * 2).min(Duration::from_secs(5));
         }
+    }
+
+    /// Runs `work` on a channel of a fresh connection until it returns `Ok`
+    /// (it saw `shutdown`), reconnecting with a pause whenever it fails: a
+    /// broker restart or a dropped connection only delays a worker.
+    pub async fn run_connected<F, Fut>(&self, what: &str, shutdown: &CancellationToken, mut work: F)
+    where
+        F: FnMut(Channel) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>>,
+    {
+        while let Some(connection) = self.connect_with_retry(what, shutdown).await {
+            let outcome = match connection.create_channel().await {
+                Ok(channel) => work(channel).await,
+                Err(err) => Err(err.into()),
+            };
+            match outcome {
+                Ok(()) => {
+                    let _ = connection.close(200, "shutdown".into()).await;
+                    return;
+                }
+                Err(err) => tracing::warn!(worker = what, error = format!("{err:#}"), "interrupted, reconnecting"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    }
+}
+
+/// The next delivery, or `None` once `shutdown` fires.
+pub async fn next_delivery(
+    deliveries: &mut lapin::Consumer,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<Delivery>> {
+    tokio::select! {
+        _ = shutdown.cancelled() => Ok(None),
+        next = deliveries.next() => match next {
+            Some(delivery) => Ok(Some(delivery?)),
+            None => anyhow::bail!("delivery stream ended"),
+        },
     }
 }

@@ -14,13 +14,12 @@ use anyhow::Context;
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use tokio_util::sync::CancellationToken;
 
-use super::amqp::EventBus;
+use super::amqp::{EventBus, next_delivery};
 use super::envelope::Envelope;
 use super::schema::processed_events;
 use super::topology::{self, QueueSpec};
@@ -54,50 +53,21 @@ impl Consumer {
     /// Runs until `shutdown`, reconnecting whenever the broker goes away.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let worker = format!("consumer {}", self.spec.name);
-        loop {
-            let Some(connection) = self.bus.connect_with_retry(&worker, &shutdown).await else {
-                return Ok(());
-            };
-            match self.consume_until_error(&connection, &shutdown).await {
-                Ok(()) => {
-                    let _ = connection.close(200, "shutdown".into()).await;
-                    return Ok(());
-                }
-                Err(err) => tracing::warn!(
-                    queue = self.spec.name,
-                    error = format!("{err:#}"),
-                    "consumer interrupted, reconnecting"
-                ),
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-            }
-        }
+        self.bus.run_connected(&worker, &shutdown, |channel| self.consume_until_error(channel, &shutdown)).await;
+        Ok(())
     }
 
-    async fn consume_until_error(
-        &self,
-        connection: &lapin::Connection,
-        shutdown: &CancellationToken,
-    ) -> anyhow::Result<()> {
-        let channel = connection.create_channel().await?;
+    async fn consume_until_error(&self, channel: lapin::Channel, shutdown: &CancellationToken) -> anyhow::Result<()> {
         let queue = topology::declare_queue(&self.bus, &channel, &self.spec).await?;
         channel.basic_qos(self.prefetch, BasicQosOptions::default()).await?;
         let mut deliveries = channel
             .basic_consume(queue.as_str().into(), "".into(), BasicConsumeOptions::default(), FieldTable::default())
             .await?;
         tracing::info!(queue = %queue, "consuming");
-        loop {
-            let delivery = tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                next = deliveries.next() => match next {
-                    Some(delivery) => delivery?,
-                    None => anyhow::bail!("delivery stream ended"),
-                },
-            };
+        while let Some(delivery) = next_delivery(&mut deliveries, shutdown).await? {
             self.process(delivery, shutdown).await?;
         }
+        Ok(())
     }
 
     async fn process(&self, delivery: Delivery, shutdown: &CancellationToken) -> anyhow::Result<()> {

@@ -6,15 +6,13 @@
 //! one reads the current state on the next.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures::StreamExt;
 use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::amqp::EventBus;
+use super::amqp::{EventBus, next_delivery};
 use super::envelope::Envelope;
 use super::topology;
 
@@ -31,17 +29,12 @@ impl Fanout {
         let (ready_tx, ready) = watch::channel(false);
         let fanout = Self { sender: sender.clone(), ready };
         tokio::spawn(async move {
-            while let Some(connection) = bus.connect_with_retry("fanout", &shutdown).await {
-                if let Err(err) = listen(&bus, &connection, bindings, &sender, &ready_tx, &shutdown).await {
-                    tracing::warn!(error = format!("{err:#}"), "fanout interrupted, reconnecting");
-                }
+            bus.run_connected("fanout", &shutdown, |channel| async {
+                let listened = listen(&bus, channel, bindings, &sender, &ready_tx, &shutdown).await;
                 let _ = ready_tx.send(false);
-                if shutdown.is_cancelled() {
-                    let _ = connection.close(200, "shutdown".into()).await;
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+                listened
+            })
+            .await;
         });
         fanout
     }
@@ -59,13 +52,12 @@ impl Fanout {
 
 async fn listen(
     bus: &EventBus,
-    connection: &lapin::Connection,
+    channel: lapin::Channel,
     bindings: &[&str],
     sender: &broadcast::Sender<Arc<Envelope>>,
     ready: &watch::Sender<bool>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let channel = connection.create_channel().await?;
     topology::declare_exchanges(bus, &channel).await?;
     let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
     let queue = channel.queue_declare("".into(), options, FieldTable::default()).await?;
@@ -83,18 +75,12 @@ async fn listen(
     let consume = BasicConsumeOptions { no_ack: true, exclusive: true, ..Default::default() };
     let mut deliveries = channel.basic_consume(queue.name().clone(), "".into(), consume, FieldTable::default()).await?;
     let _ = ready.send(true);
-    loop {
-        let delivery = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            next = deliveries.next() => match next {
-                Some(delivery) => delivery?,
-                None => anyhow::bail!("delivery stream ended"),
-            },
-        };
+    while let Some(delivery) = next_delivery(&mut deliveries, shutdown).await? {
         match serde_json::from_slice::<Envelope>(&delivery.data) {
             // No receivers is fine: nobody is subscribed on this replica.
             Ok(envelope) => drop(sender.send(Arc::new(envelope))),
             Err(err) => tracing::warn!(error = %err, "fanout ignored a message that is not an envelope"),
         }
     }
+    Ok(())
 }

@@ -49,32 +49,11 @@ impl OutboxRelay {
 
     /// Runs until `shutdown`; reconnects to RabbitMQ and PostgreSQL as needed.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        loop {
-            let Some(connection) = self.bus.connect_with_retry("outbox-relay", &shutdown).await else {
-                return Ok(());
-            };
-            match self.publish_until_error(&connection, &shutdown).await {
-                Ok(()) => {
-                    let _ = connection.close(200, "shutdown".into()).await;
-                    return Ok(());
-                }
-                Err(err) => {
-                    tracing::warn!(error = format!("{err:#}"), "outbox relay interrupted, reconnecting");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return Ok(()),
-                        _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                    }
-                }
-            }
-        }
+        self.bus.run_connected("outbox-relay", &shutdown, |channel| self.publish_until_error(channel, &shutdown)).await;
+        Ok(())
     }
 
-    async fn publish_until_error(
-        &self,
-        connection: &lapin::Connection,
-        shutdown: &CancellationToken,
-    ) -> anyhow::Result<()> {
-        let channel = connection.create_channel().await?;
+    async fn publish_until_error(&self, channel: Channel, shutdown: &CancellationToken) -> anyhow::Result<()> {
         channel.confirm_select(ConfirmSelectOptions::default()).await?;
         topology::declare_all(&self.bus, &channel).await?;
         loop {

@@ -3,5 +3,6 @@
 
 mod helpers;
 mod login;
+mod oauth;
 mod register;
 mod tokens;
