@@ -34,11 +34,13 @@ pub enum Target {
     Router,
     Auth,
     Users,
+    Applications,
+    Interviews,
 }
 
 impl Target {
     /// The subgraphs, in start order.
-    pub const SUBGRAPHS: [Target; 2] = [Target::Auth, Target::Users];
+    pub const SUBGRAPHS: [Target; 4] = [Target::Auth, Target::Users, Target::Applications, Target::Interviews];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -46,6 +48,8 @@ impl Target {
             Target::Router => "router",
             Target::Auth => jobtracker_auth::SERVICE,
             Target::Users => jobtracker_users::SERVICE,
+            Target::Applications => jobtracker_applications::SERVICE,
+            Target::Interviews => jobtracker_interviews::SERVICE,
         }
     }
 }
@@ -58,6 +62,8 @@ async fn build(target: Target) -> anyhow::Result<ServiceApp> {
     match target {
         Target::Auth => jobtracker_auth::build(jobtracker_auth::Config::from_env()?).await,
         Target::Users => jobtracker_users::build(jobtracker_users::Config::from_env()?).await,
+        Target::Applications => jobtracker_applications::build(jobtracker_applications::Config::from_env()?).await,
+        Target::Interviews => jobtracker_interviews::build(jobtracker_interviews::Config::from_env()?).await,
         Target::All | Target::Router => unreachable!("not a subgraph: {target:?}"),
     }
 }
@@ -85,6 +91,10 @@ pub fn migrate() -> anyhow::Result<()> {
         db::bootstrap(&auth.service.database, jobtracker_auth::MIGRATIONS).await?;
         let users = jobtracker_users::Config::from_env()?;
         db::bootstrap(&users.service.database, jobtracker_users::MIGRATIONS).await?;
+        let applications = jobtracker_applications::Config::from_env()?;
+        db::bootstrap(&applications.service.database, jobtracker_applications::MIGRATIONS).await?;
+        let interviews = jobtracker_interviews::Config::from_env()?;
+        db::bootstrap(&interviews.service.database, jobtracker_interviews::MIGRATIONS).await?;
         tracing::info!("databases migrated");
         Ok(())
     })

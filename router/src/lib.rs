@@ -10,6 +10,9 @@
 //!
 //! Hive runs on ntex, so the router owns its process (`run` blocks).
 
+// ntex middleware stacks are deeply nested types (as in Hive Router itself).
+#![recursion_limit = "256"]
+
 pub mod plugins;
 pub mod settings;
 

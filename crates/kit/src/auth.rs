@@ -64,6 +64,11 @@ impl TokenVerifier {
         Self::new(RemoteJwks::new(jwks_url))
     }
 
+    /// Verifies with the JWKS document of the auth service at `auth_url`.
+    pub fn for_auth_service(auth_url: &str) -> Self {
+        Self::remote(format!("{}/.well-known/jwks.json", auth_url.trim_end_matches('/')))
+    }
+
     /// Verifies signature, algorithm (EdDSA only: `alg: none` and HMAC
     /// confusion are refused), issuer, audience and expiry.
     pub async fn verify(&self, token: &str) -> Result<Viewer, AppError> {

@@ -3,7 +3,6 @@
 //! helpers; every variable is listed in the README.
 
 use std::str::FromStr;
-use std::time::Duration;
 
 /// Reads `key`, falling back to `default` when unset or empty.
 pub fn env_or(key: &str, default: &str) -> String {
@@ -29,11 +28,6 @@ where
     }
 }
 
-/// A duration given in milliseconds.
-pub fn env_millis(key: &str, default_ms: u64) -> anyhow::Result<Duration> {
-    env_parse(key, default_ms).map(Duration::from_millis)
-}
-
 /// Where PostgreSQL and RabbitMQ are, shared by every service.
 #[derive(Clone, Debug)]
 pub struct Infra {
@@ -53,10 +47,6 @@ impl Infra {
             amqp_url: env_or("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             auth_url: env_or("AUTH_URL", "http://127.0.0.1:4001").trim_end_matches('/').to_string(),
         }
-    }
-
-    pub fn jwks_url(&self) -> String {
-        format!("{}/.well-known/jwks.json", self.auth_url)
     }
 }
 

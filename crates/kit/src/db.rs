@@ -14,6 +14,13 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 pub type Pool = DeadPool<AsyncPgConnection>;
 pub type PooledConn = Object<AsyncPgConnection>;
 
+/// The current time at PostgreSQL's precision (microseconds), so that a value
+/// published in an event equals the one stored.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}
+
 /// Tables every service that publishes or consumes events needs: the outbox
 /// and the processed-events (idempotency) table. Applied before the service's own.
 pub const EVENT_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/events");

@@ -53,7 +53,8 @@ async fn graphql_handler<E: Executor>(
         Ok(viewer) => {
             let mut request = request.into_inner();
             if let Some(viewer) = viewer {
-                request = request.data(viewer);
+                let token = authorization.and_then(bearer_token).unwrap_or_default().to_string();
+                request = request.data(viewer).data(BearerToken(token));
             }
             state.executor.execute_batch(request).await.into()
         }
@@ -86,6 +87,11 @@ async fn websocket_handler<E: Executor + Clone>(
             .serve()
     })
 }
+
+/// The caller's verified access token, for calls to other services made on
+/// the caller's behalf (they check it themselves).
+#[derive(Clone, Debug)]
+pub struct BearerToken(pub String);
 
 /// The signed-in caller, or UNAUTHENTICATED.
 pub fn require_viewer(ctx: &Context<'_>) -> Result<Viewer, AppError> {

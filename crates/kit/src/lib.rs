@@ -12,6 +12,7 @@ pub mod graphql;
 pub mod pagination;
 pub mod server;
 pub mod telemetry;
+pub mod validate;
 
 pub use auth::Viewer;
 pub use error::{AppError, AppResult};

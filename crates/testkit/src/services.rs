@@ -67,11 +67,30 @@ pub async fn spawn_users(env: &TestEnv, auth_url: &str) -> Running {
     Running::start(jobtracker_users::build(config).await.expect("users starts"))
 }
 
+pub async fn spawn_applications(env: &TestEnv, auth_url: &str) -> Running {
+    let config = jobtracker_applications::Config {
+        service: env.service_config(jobtracker_applications::SERVICE),
+        auth_url: auth_url.to_string(),
+    };
+    Running::start(jobtracker_applications::build(config).await.expect("applications starts"))
+}
+
+pub async fn spawn_interviews(env: &TestEnv, auth_url: &str, applications_url: &str) -> Running {
+    let config = jobtracker_interviews::Config {
+        service: env.service_config(jobtracker_interviews::SERVICE),
+        auth_url: auth_url.to_string(),
+        applications_url: applications_url.to_string(),
+    };
+    Running::start(jobtracker_interviews::build(config).await.expect("interviews starts"))
+}
+
 /// Every subgraph, wired to each other, with fresh databases.
 pub struct Stack {
     pub env: TestEnv,
     pub auth: Running,
     pub users: Running,
+    pub applications: Running,
+    pub interviews: Running,
 }
 
 impl Stack {
@@ -79,11 +98,18 @@ impl Stack {
         let env = TestEnv::new();
         let auth = spawn_auth(&env).await;
         let users = spawn_users(&env, &auth.url()).await;
-        Self { env, auth, users }
+        let applications = spawn_applications(&env, &auth.url()).await;
+        let interviews = spawn_interviews(&env, &auth.url(), &applications.url()).await;
+        Self { env, auth, users, applications, interviews }
     }
 
     /// `<NAME>_URL` for the router, per subgraph.
     pub fn subgraph_urls(&self) -> Vec<(String, String)> {
-        vec![("AUTH_URL".into(), self.auth.url()), ("USERS_URL".into(), self.users.url())]
+        vec![
+            ("AUTH_URL".into(), self.auth.url()),
+            ("USERS_URL".into(), self.users.url()),
+            ("APPLICATIONS_URL".into(), self.applications.url()),
+            ("INTERVIEWS_URL".into(), self.interviews.url()),
+        ]
     }
 }

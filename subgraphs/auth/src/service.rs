@@ -2,6 +2,7 @@
 //! the domain rules in `model` and the transactions in `store`.
 
 use chrono::{Duration, Utc};
+use jobtracker_kit::db;
 use jobtracker_kit::{AppError, AppResult};
 use uuid::Uuid;
 
@@ -49,7 +50,7 @@ impl AuthService {
             email: email.as_str().to_string(),
             password_hash,
             full_name: full_name.as_str().to_string(),
-            created_at: Utc::now(),
+            created_at: db::now(),
         };
         let refresh = RefreshToken::generate();
         self.store.register(&account, &refresh.hash).await?;
@@ -66,7 +67,7 @@ impl AuthService {
         let (failures, oldest) = self.store.recent_failures(email.as_str(), self.throttle.window).await?;
         if failures >= self.throttle.max_failures {
             let retry_at = oldest.unwrap_or_else(Utc::now) + self.throttle.window;
-            let retry_after_secs = (retry_at - Utc::now()).num_seconds().max(1) as u64;
+            let retry_after_secs = (retry_at - db::now()).num_seconds().max(1) as u64;
             return Err(AppError::RateLimited { retry_after_secs });
         }
         let account = self.store.account_by_email(email.as_str()).await?;

@@ -46,7 +46,7 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let background = CancellationToken::new();
     let fanout = Fanout::spawn(config.service.bus.clone(), &[USER_UPDATED], background.clone());
     let schema = schema_builder().data(store).data(AccountsClient::new(&config.auth_url)).data(fanout).finish();
-    let verifier = TokenVerifier::remote(format!("{}/.well-known/jwks.json", config.auth_url));
+    let verifier = TokenVerifier::for_auth_service(&config.auth_url);
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, verifier);
 
     let relay = OutboxRelay::new(pool.clone(), config.service.bus.clone(), outbox);

@@ -2,6 +2,7 @@
 //! these types through one `parse` each; nothing downstream sees raw input.
 
 use jobtracker_kit::AppError;
+use jobtracker_kit::validate::{HttpUrl, optional_line};
 use serde::{Deserialize, Serialize};
 
 const MAX_NAME_CHARS: usize = 200;
@@ -9,7 +10,6 @@ const MAX_TEXT_CHARS: usize = 200;
 const MAX_SKILLS: usize = 50;
 const MAX_SKILL_CHARS: usize = 50;
 const MAX_LINKS: usize = 10;
-const MAX_URL_CHARS: usize = 2048;
 pub const MAX_SEARCH_CHARS: usize = 100;
 
 #[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,30 +26,6 @@ pub enum SocialKind {
 pub struct SocialLink {
     pub kind: SocialKind,
     pub url: HttpUrl,
-}
-
-/// An absolute http(s) URL with a host.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct HttpUrl(String);
-
-impl HttpUrl {
-    pub fn parse(raw: &str, field: &str) -> Result<Self, AppError> {
-        let raw = raw.trim();
-        let bad = || AppError::bad_input(field, "must be an http:// or https:// URL");
-        if raw.len() > MAX_URL_CHARS {
-            return Err(AppError::bad_input(field, format!("URL must be at most {MAX_URL_CHARS} characters")));
-        }
-        let url = url::Url::parse(raw).map_err(|_| bad())?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-            return Err(bad());
-        }
-        Ok(Self(url.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// A phone number as people write it (`+33 6 12 34 56 78`, `(555) 123-4567`):
@@ -75,15 +51,6 @@ impl Phone {
     pub fn into_inner(self) -> String {
         self.0
     }
-}
-
-/// Trims; `None` for blank text (clearing a field with "" is the same as null).
-fn optional_text(raw: Option<&str>, field: &str, max: usize) -> Result<Option<String>, AppError> {
-    let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
-    if text.chars().count() > max || text.chars().any(char::is_control) {
-        return Err(AppError::bad_input(field, format!("must be at most {max} printable characters")));
-    }
-    Ok(Some(text.to_string()))
 }
 
 /// A change to a profile: `None` keeps a field, `Some(None)` clears it.
@@ -133,7 +100,7 @@ impl ProfilePatch {
             match field {
                 Field::Absent => Ok(None),
                 Field::Null => Ok(Some(None)),
-                Field::Value(v) => optional_text(Some(&v), name, MAX_TEXT_CHARS).map(Some),
+                Field::Value(v) => optional_line(Some(&v), name, MAX_TEXT_CHARS).map(Some),
             }
         };
         let phone = match input.phone {
@@ -235,12 +202,7 @@ mod tests {
     }
 
     #[test]
-    fn urls_must_be_http_or_https() {
-        assert!(HttpUrl::parse("https://github.com/ada", "u").is_ok());
-        assert!(HttpUrl::parse("http://example.com", "u").is_ok());
-        for bad in ["javascript:alert(1)", "ftp://example.com", "github.com/ada", "https://", "mailto:a@b.c", ""] {
-            assert!(HttpUrl::parse(bad, "u").is_err(), "{bad}");
-        }
+    fn social_link_urls_must_be_http_or_https() {
         let err = ProfilePatch::parse(RawProfileInput {
             social_links: Field::Value(vec![
                 (SocialKind::Github, "https://github.com/a".into()),

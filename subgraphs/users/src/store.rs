@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use jobtracker_kit::db::Pool;
+use jobtracker_kit::db::{self, Pool};
 use jobtracker_kit::events::contracts::{USER_UPDATED, UserUpdated};
 use jobtracker_kit::events::{Envelope, Outbox};
 use jobtracker_kit::pagination::PageRequest;
@@ -143,7 +143,7 @@ impl Store {
                         profiles::headline.eq(patch.headline.unwrap_or(current.headline)),
                         profiles::skills.eq(patch.skills.unwrap_or(current.skills)),
                         profiles::social_links.eq(links),
-                        profiles::updated_at.eq(Utc::now()),
+                        profiles::updated_at.eq(db::now()),
                         profiles::version.eq(current.version + 1),
                     ))
                     .returning(Profile::as_returning())

@@ -29,6 +29,10 @@ use crate::db::Pool;
 #[async_trait]
 pub trait EventHandler: Send + Sync + 'static {
     async fn handle(&self, conn: &mut AsyncPgConnection, event: &Envelope) -> anyhow::Result<()>;
+
+    /// Called after the transaction committed (e.g. to wake an outbox relay
+    /// for events the handler wrote).
+    fn committed(&self) {}
 }
 
 pub struct Consumer {
@@ -85,6 +89,7 @@ impl Consumer {
         loop {
             match self.apply(&envelope).await {
                 Ok(outcome) => {
+                    self.handler.committed();
                     delivery.ack(BasicAckOptions::default()).await?;
                     match outcome {
                         Outcome::Applied => tracing::debug!("event applied"),

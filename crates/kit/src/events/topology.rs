@@ -19,8 +19,12 @@ pub struct QueueSpec {
 pub const USERS_ACCOUNTS: QueueSpec =
     QueueSpec { name: "users.accounts", bindings: &[super::contracts::USER_REGISTERED] };
 
+/// interviews: deletes the interviews of deleted applications.
+pub const INTERVIEWS_APPLICATIONS: QueueSpec =
+    QueueSpec { name: "interviews.applications", bindings: &[super::contracts::APPLICATION_DELETED] };
+
 /// Every consumer queue in the system (ARCHITECTURE.md's event table).
-pub const QUEUES: &[QueueSpec] = &[USERS_ACCOUNTS];
+pub const QUEUES: &[QueueSpec] = &[USERS_ACCOUNTS, INTERVIEWS_APPLICATIONS];
 
 const QUEUE_EXPIRY_MS: u32 = 60_000;
 

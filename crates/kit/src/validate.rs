@@ -1,0 +1,95 @@
+//! Input rules shared by several subgraphs. Each parser trims, checks and
+//! returns a value the rest of the code can trust, or BAD_USER_INPUT naming
+//! the field. Text over a limit is refused, never truncated.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+pub const MAX_URL_CHARS: usize = 2048;
+
+/// An absolute http(s) URL with a host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HttpUrl(String);
+
+impl HttpUrl {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, AppError> {
+        let raw = raw.trim();
+        let bad = || AppError::bad_input(field, "must be an http:// or https:// URL");
+        if raw.chars().count() > MAX_URL_CHARS {
+            return Err(AppError::bad_input(field, format!("URL must be at most {MAX_URL_CHARS} characters")));
+        }
+        let url = url::Url::parse(raw).map_err(|_| bad())?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+            return Err(bad());
+        }
+        Ok(Self(url.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// One line of text, trimmed: 1 to `max` printable characters.
+pub fn required_line(raw: &str, field: &str, max: usize) -> Result<String, AppError> {
+    optional_line(Some(raw), field, max)?.ok_or_else(|| AppError::bad_input(field, "must not be empty"))
+}
+
+/// One line of text, trimmed; blank is `None`.
+pub fn optional_line(raw: Option<&str>, field: &str, max: usize) -> Result<Option<String>, AppError> {
+    let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
+    if text.chars().count() > max || text.chars().any(char::is_control) {
+        return Err(AppError::bad_input(field, format!("must be at most {max} printable characters on one line")));
+    }
+    Ok(Some(text.to_string()))
+}
+
+/// Free text (new lines and tabs allowed), trimmed; blank is `None`.
+pub fn optional_text(raw: Option<&str>, field: &str, max: usize) -> Result<Option<String>, AppError> {
+    let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
+    if text.chars().count() > max {
+        return Err(AppError::bad_input(field, format!("must be at most {max} characters")));
+    }
+    if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(AppError::bad_input(field, "must not contain control characters"));
+    }
+    Ok(Some(text.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_must_be_http_or_https_with_a_host() {
+        assert_eq!(HttpUrl::parse(" https://github.com/ada ", "u").unwrap().as_str(), "https://github.com/ada");
+        assert!(HttpUrl::parse("http://example.com", "u").is_ok());
+        for bad in ["javascript:alert(1)", "ftp://example.com", "github.com/ada", "https://", "mailto:a@b.c", ""] {
+            assert_eq!(HttpUrl::parse(bad, "input.url").unwrap_err().field(), Some("input.url"), "{bad}");
+        }
+        assert!(HttpUrl::parse(&format!("https://example.com/{}", "a".repeat(2048)), "u").is_err());
+    }
+
+    #[test]
+    fn lines_are_trimmed_bounded_and_single() {
+        assert_eq!(required_line("  Acme  ", "f", 10).unwrap(), "Acme");
+        assert_eq!(required_line("   ", "f", 10).unwrap_err().field(), Some("f"));
+        assert!(required_line("x".repeat(11).as_str(), "f", 10).is_err());
+        assert!(required_line("two\nlines", "f", 50).is_err());
+        assert_eq!(optional_line(Some("  "), "f", 10).unwrap(), None);
+    }
+
+    #[test]
+    fn free_text_keeps_new_lines_and_refuses_what_is_too_long() {
+        assert_eq!(optional_text(Some("line 1\nline 2\n"), "f", 50).unwrap().as_deref(), Some("line 1\nline 2"));
+        assert!(optional_text(Some("a\u{0}b"), "f", 50).is_err());
+        assert_eq!(optional_text(Some(&"é".repeat(51)), "d", 50).unwrap_err().field(), Some("d"));
+        assert!(optional_text(Some(&"é".repeat(50)), "d", 50).is_ok());
+    }
+}

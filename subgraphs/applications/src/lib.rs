@@ -1,0 +1,54 @@
+//! applications subgraph: owns `Application` — the job applications, their
+//! status history and the events every other service learns them from.
+
+pub mod model;
+pub mod schema;
+pub mod store;
+
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use jobtracker_kit::auth::TokenVerifier;
+use jobtracker_kit::config::{Infra, ServiceConfig};
+use jobtracker_kit::db;
+use jobtracker_kit::events::{Outbox, OutboxRelay};
+use jobtracker_kit::server::ServiceApp;
+
+use crate::store::Store;
+
+pub use schema::{ApplicationsSchema, schema_builder};
+
+pub const SERVICE: &str = "applications";
+pub const DEFAULT_PORT: u16 = 4003;
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/applications");
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub service: ServiceConfig,
+    /// auth's base URL, for its JWKS.
+    pub auth_url: String,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let infra = Infra::from_env();
+        Ok(Self { service: ServiceConfig::from_env(&infra, SERVICE, DEFAULT_PORT)?, auth_url: infra.auth_url })
+    }
+}
+
+/// The store on a migrated database, for the service and for `jobtracker seed`.
+pub async fn store(config: &ServiceConfig, outbox: Outbox) -> anyhow::Result<(Store, db::Pool)> {
+    let pool = db::bootstrap(&config.database, MIGRATIONS).await?;
+    Ok((Store::new(pool.clone(), outbox), pool))
+}
+
+pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
+    let outbox = Outbox::default();
+    let (store, pool) = store(&config.service, outbox.clone()).await?;
+    let routes = jobtracker_kit::graphql::subgraph_routes(
+        schema::schema(store),
+        TokenVerifier::for_auth_service(&config.auth_url),
+    );
+    let relay = OutboxRelay::new(pool, config.service.bus, outbox);
+    Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
+        .await?
+        .with_worker("outbox-relay", move |token| relay.run(token)))
+}

@@ -1,0 +1,99 @@
+use std::time::Duration;
+
+use futures::StreamExt;
+use jobtracker_kit::events::Envelope;
+use jobtracker_kit::events::contracts::{ApplicationDeleted, ApplicationSnapshot, ApplicationStatusChanged};
+use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use serde_json::json;
+
+use crate::helpers::{TestApps, create};
+
+#[tokio::test]
+async fn every_change_is_published_with_a_complete_payload() {
+    let app = TestApps::spawn().await;
+    let bus = &app.env.bus;
+    let connection = bus.connect().await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    jobtracker_kit::events::topology::declare_exchanges(bus, &channel).await.unwrap();
+    let queue = channel
+        .queue_declare("".into(), QueueDeclareOptions { exclusive: true, ..Default::default() }, FieldTable::default())
+        .await
+        .unwrap();
+    channel
+        .queue_bind(
+            queue.name().clone(),
+            bus.events_exchange().as_str().into(),
+            "application.*".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let mut deliveries = channel
+        .basic_consume(
+            queue.name().clone(),
+            "".into(),
+            BasicConsumeOptions { no_ack: true, ..Default::default() },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+
+    let (account, me) = app.user("Ada").await;
+    let id = create(
+        &me,
+        json!({ "company": "Acme", "position": "SRE", "salary": { "min": 1, "currency": "EUR", "period": "MONTH" } }),
+    )
+    .await["id"]
+        .clone();
+    me.run(
+        "mutation($id: ID!) { updateApplication(id: $id, input: { location: \"Remote\" }) { id } }",
+        json!({ "id": id }),
+    )
+    .await
+    .data();
+    me.run(
+        "mutation($id: ID!) { changeApplicationStatus(id: $id, status: APPLIED, note: \"sent\") { id } }",
+        json!({ "id": id }),
+    )
+    .await
+    .data();
+    me.run("mutation($id: ID!) { deleteApplication(id: $id) }", json!({ "id": id })).await.data();
+
+    let mut events = Vec::new();
+    while events.len() < 4 {
+        let delivery = tokio::time::timeout(Duration::from_secs(10), deliveries.next())
+            .await
+            .expect("4 events within 10 s")
+            .unwrap()
+            .unwrap();
+        events.push(serde_json::from_slice::<Envelope>(&delivery.data).unwrap());
+    }
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        ["application.created", "application.updated", "application.status_changed", "application.deleted"]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.user_id.to_string() == account.user_id && e.aggregate_id.to_string() == id.as_str().unwrap())
+    );
+    let versions: Vec<i64> = events.iter().map(|e| e.aggregate_version).collect();
+    assert_eq!(versions, [1, 2, 3, 4]);
+
+    let created: ApplicationSnapshot = events[0].payload().unwrap();
+    assert_eq!((created.company.as_str(), created.status.as_str()), ("Acme", "SAVED"));
+    assert_eq!(created.salary.unwrap().currency, "EUR");
+    let changed: ApplicationStatusChanged = events[2].payload().unwrap();
+    assert_eq!(
+        (changed.from.as_str(), changed.to.as_str(), changed.note.as_deref()),
+        ("SAVED", "APPLIED", Some("sent"))
+    );
+    assert_eq!(changed.application.location.as_deref(), Some("Remote"));
+    assert_eq!(changed.application.applied_at, Some(changed.at));
+    assert_eq!(changed.application.status_history.len(), 2);
+    let deleted: ApplicationDeleted = events[3].payload().unwrap();
+    assert_eq!(deleted.application.status, "APPLIED");
+}

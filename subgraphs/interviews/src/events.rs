@@ -1,0 +1,88 @@
+//! What interviews consumes (`application.deleted`: its interviews go too)
+//! and how it checks a linked application: by asking the applications
+//! subgraph on the caller's behalf, so applications' own privacy rules
+//! decide (another user's application is NOT_FOUND there).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use diesel_async::AsyncPgConnection;
+use jobtracker_kit::events::contracts::{APPLICATION_DELETED, ApplicationDeleted};
+use jobtracker_kit::events::{Envelope, EventHandler};
+use jobtracker_kit::{AppError, AppResult};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::store::{self, Store};
+
+pub struct ApplicationDeletionHandler {
+    pub store: Store,
+}
+
+#[async_trait]
+impl EventHandler for ApplicationDeletionHandler {
+    async fn handle(&self, conn: &mut AsyncPgConnection, event: &Envelope) -> anyhow::Result<()> {
+        if event.event_type != APPLICATION_DELETED {
+            return Ok(());
+        }
+        let deleted: ApplicationDeleted = event.payload()?;
+        let removed = store::delete_for_application(conn, event.user_id, deleted.application.application_id)
+            .await
+            .map_err(|err| anyhow::anyhow!("deleting interviews: {err:?}"))?;
+        tracing::info!(application_id = %deleted.application.application_id, removed, "interviews of a deleted application removed");
+        Ok(())
+    }
+
+    fn committed(&self) {
+        self.store.wake_relay();
+    }
+}
+
+/// What scheduling needs from a linked application.
+pub struct LinkedApplication {
+    pub company: String,
+    pub position: String,
+}
+
+#[derive(Clone)]
+pub struct ApplicationsClient {
+    graphql_url: String,
+    http: reqwest::Client,
+}
+
+impl ApplicationsClient {
+    pub fn new(base_url: &str) -> Self {
+        Self {
+            graphql_url: format!("{}/graphql", base_url.trim_end_matches('/')),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("static HTTP client configuration"),
+        }
+    }
+
+    /// The caller's application, or `None` when it is missing or not theirs.
+    pub async fn application(&self, token: &str, id: Uuid) -> AppResult<Option<LinkedApplication>> {
+        let body: Value = self
+            .http
+            .post(&self.graphql_url)
+            .bearer_auth(token)
+            .json(&json!({ "query": "query($id: ID!) { application(id: $id) { company position } }", "variables": { "id": id } }))
+            .send()
+            .await
+            .map_err(AppError::internal)?
+            .json()
+            .await
+            .map_err(AppError::internal)?;
+        if let Some(application) = body["data"]["application"].as_object() {
+            return Ok(Some(LinkedApplication {
+                company: application["company"].as_str().unwrap_or_default().to_string(),
+                position: application["position"].as_str().unwrap_or_default().to_string(),
+            }));
+        }
+        match body["errors"][0]["extensions"]["code"].as_str() {
+            Some("NOT_FOUND") => Ok(None),
+            _ => Err(AppError::internal(anyhow::anyhow!("applications answered {body}"))),
+        }
+    }
+}

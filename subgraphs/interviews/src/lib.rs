@@ -1,0 +1,58 @@
+//! interviews subgraph: owns `Interview` and contributes
+//! `Application.interviews`; follows applications' deletions.
+
+pub mod events;
+pub mod model;
+pub mod schema;
+pub mod store;
+
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use jobtracker_kit::auth::TokenVerifier;
+use jobtracker_kit::config::{Infra, ServiceConfig, env_or};
+use jobtracker_kit::db;
+use jobtracker_kit::events::topology::INTERVIEWS_APPLICATIONS;
+use jobtracker_kit::events::{Consumer, Outbox, OutboxRelay};
+use jobtracker_kit::server::ServiceApp;
+
+use crate::events::{ApplicationDeletionHandler, ApplicationsClient};
+use crate::store::Store;
+
+pub use schema::{InterviewsSchema, schema_builder};
+
+pub const SERVICE: &str = "interviews";
+pub const DEFAULT_PORT: u16 = 4004;
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/interviews");
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub service: ServiceConfig,
+    pub auth_url: String,
+    /// applications' base URL, to check linked applications.
+    pub applications_url: String,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let infra = Infra::from_env();
+        Ok(Self {
+            service: ServiceConfig::from_env(&infra, SERVICE, DEFAULT_PORT)?,
+            auth_url: infra.auth_url,
+            applications_url: env_or("APPLICATIONS_URL", "http://127.0.0.1:4003"),
+        })
+    }
+}
+
+pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
+    let pool = db::bootstrap(&config.service.database, MIGRATIONS).await?;
+    let outbox = Outbox::default();
+    let store = Store::new(pool.clone(), outbox.clone());
+    let schema = schema::schema(store.clone(), ApplicationsClient::new(&config.applications_url));
+    let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::for_auth_service(&config.auth_url));
+    let relay = OutboxRelay::new(pool.clone(), config.service.bus.clone(), outbox);
+    let deletions =
+        Consumer::new(INTERVIEWS_APPLICATIONS, pool, config.service.bus, ApplicationDeletionHandler { store });
+    Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
+        .await?
+        .with_worker("outbox-relay", move |token| relay.run(token))
+        .with_worker("application-deletions", move |token| deletions.run(token)))
+}

@@ -1,0 +1,322 @@
+//! interviews' database. Every write is one transaction with its event.
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use jobtracker_kit::db::{self, Pool};
+use jobtracker_kit::events::contracts::{
+    INTERVIEW_CANCELLED, INTERVIEW_DELETED, INTERVIEW_SCHEDULED, INTERVIEW_UPDATED, InterviewChanged, InterviewSnapshot,
+};
+use jobtracker_kit::events::{Envelope, Outbox};
+use jobtracker_kit::pagination::PageRequest;
+use jobtracker_kit::{AppError, AppResult};
+use uuid::Uuid;
+
+use crate::model::{InterviewCursor, InterviewPatch, InterviewType, NewInterview};
+
+mod tables {
+    diesel::table! {
+        interviews (id) {
+            id -> Uuid,
+            owner_id -> Uuid,
+            application_id -> Nullable<Uuid>,
+            company -> Text,
+            position -> Text,
+            scheduled_at -> Timestamptz,
+            time_zone -> Text,
+            duration_minutes -> Nullable<Int4>,
+            interview_type -> Text,
+            details -> Nullable<Text>,
+            cancelled -> Bool,
+            created_at -> Timestamptz,
+            updated_at -> Timestamptz,
+            version -> Int8,
+        }
+    }
+}
+use tables::interviews;
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = interviews)]
+pub struct InterviewRow {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub application_id: Option<Uuid>,
+    pub company: String,
+    pub position: String,
+    pub scheduled_at: DateTime<Utc>,
+    pub time_zone: String,
+    pub duration_minutes: Option<i32>,
+    pub interview_type: String,
+    pub details: Option<String>,
+    pub cancelled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+impl InterviewRow {
+    fn snapshot(&self) -> InterviewSnapshot {
+        InterviewSnapshot {
+            interview_id: self.id,
+            owner_id: self.owner_id,
+            application_id: self.application_id,
+            company: self.company.clone(),
+            position: self.position.clone(),
+            scheduled_at: self.scheduled_at,
+            time_zone: self.time_zone.clone(),
+            duration_minutes: self.duration_minutes,
+            interview_type: self.interview_type.clone(),
+            details: self.details.clone(),
+            cancelled: self.cancelled,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    fn event(&self, event_type: &str, version: i64, previous_scheduled_at: Option<DateTime<Utc>>) -> Envelope {
+        let payload = InterviewChanged { interview: self.snapshot(), previous_scheduled_at };
+        Envelope::new(event_type, self.owner_id, self.id, version, &payload)
+    }
+}
+
+/// What an interview list shows.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub types: Option<Vec<InterviewType>>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub include_cancelled: bool,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    outbox: Outbox,
+}
+
+impl Store {
+    pub fn new(pool: Pool, outbox: Outbox) -> Self {
+        Self { pool, outbox }
+    }
+
+    /// Schedules an interview whose company and position are settled.
+    #[tracing::instrument(skip(self, new), fields(user_id = %owner))]
+    pub async fn schedule(
+        &self,
+        owner: Uuid,
+        new: NewInterview,
+        company: String,
+        position: String,
+    ) -> AppResult<InterviewRow> {
+        let mut conn = self.pool.get().await?;
+        let now = db::now();
+        let row = conn
+            .transaction(async |conn| -> AppResult<InterviewRow> {
+                let row: InterviewRow = diesel::insert_into(interviews::table)
+                    .values((
+                        interviews::id.eq(Uuid::now_v7()),
+                        interviews::owner_id.eq(owner),
+                        interviews::application_id.eq(new.application_id),
+                        interviews::company.eq(&company),
+                        interviews::position.eq(&position),
+                        interviews::scheduled_at.eq(new.scheduled_at),
+                        interviews::time_zone.eq(new.time_zone.as_str()),
+                        interviews::duration_minutes.eq(new.duration_minutes),
+                        interviews::interview_type.eq(new.interview_type.as_str()),
+                        interviews::details.eq(&new.details),
+                        interviews::created_at.eq(now),
+                        interviews::updated_at.eq(now),
+                    ))
+                    .returning(InterviewRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                Outbox::append(conn, &row.event(INTERVIEW_SCHEDULED, row.version, None)).await?;
+                Ok(row)
+            })
+            .await?;
+        self.outbox.wake();
+        Ok(row)
+    }
+
+    #[tracing::instrument(skip(self, patch), fields(user_id = %owner))]
+    pub async fn update(&self, owner: Uuid, id: Uuid, patch: InterviewPatch) -> AppResult<InterviewRow> {
+        let mut conn = self.pool.get().await?;
+        let row = conn
+            .transaction(async |conn| -> AppResult<InterviewRow> {
+                let current = lock_owned(conn, owner, id).await?;
+                let row: InterviewRow = diesel::update(interviews::table.find(id))
+                    .set((
+                        interviews::scheduled_at.eq(patch.scheduled_at.unwrap_or(current.scheduled_at)),
+                        interviews::time_zone.eq(patch
+                            .time_zone
+                            .as_ref()
+                            .map_or(current.time_zone.clone(), |tz| tz.as_str().to_string())),
+                        interviews::duration_minutes.eq(patch.duration_minutes.unwrap_or(current.duration_minutes)),
+                        interviews::interview_type.eq(patch
+                            .interview_type
+                            .map_or(current.interview_type.clone(), |t| t.as_str().to_string())),
+                        interviews::details.eq(patch.details.clone().unwrap_or(current.details.clone())),
+                        interviews::updated_at.eq(db::now()),
+                        interviews::version.eq(current.version + 1),
+                    ))
+                    .returning(InterviewRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                let rescheduled_from = (row.scheduled_at != current.scheduled_at).then_some(current.scheduled_at);
+                Outbox::append(conn, &row.event(INTERVIEW_UPDATED, row.version, rescheduled_from)).await?;
+                Ok(row)
+            })
+            .await?;
+        self.outbox.wake();
+        Ok(row)
+    }
+
+    /// Cancels; cancelling a cancelled interview changes nothing.
+    #[tracing::instrument(skip(self), fields(user_id = %owner))]
+    pub async fn cancel(&self, owner: Uuid, id: Uuid) -> AppResult<InterviewRow> {
+        let mut conn = self.pool.get().await?;
+        let row = conn
+            .transaction(async |conn| -> AppResult<InterviewRow> {
+                let current = lock_owned(conn, owner, id).await?;
+                if current.cancelled {
+                    return Ok(current);
+                }
+                let row: InterviewRow = diesel::update(interviews::table.find(id))
+                    .set((
+                        interviews::cancelled.eq(true),
+                        interviews::updated_at.eq(db::now()),
+                        interviews::version.eq(current.version + 1),
+                    ))
+                    .returning(InterviewRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                Outbox::append(conn, &row.event(INTERVIEW_CANCELLED, row.version, None)).await?;
+                Ok(row)
+            })
+            .await?;
+        self.outbox.wake();
+        Ok(row)
+    }
+
+    #[tracing::instrument(skip(self), fields(user_id = %owner))]
+    pub async fn delete(&self, owner: Uuid, id: Uuid) -> AppResult<()> {
+        let mut conn = self.pool.get().await?;
+        conn.transaction(async |conn| -> AppResult<()> {
+            let current = lock_owned(conn, owner, id).await?;
+            delete_with_event(conn, &current).await
+        })
+        .await?;
+        self.outbox.wake();
+        Ok(())
+    }
+
+    /// The owner's interview; another user's is `None`, like a missing one.
+    pub async fn get(&self, owner: Uuid, id: Uuid) -> AppResult<Option<InterviewRow>> {
+        let mut conn = self.pool.get().await?;
+        Ok(interviews::table
+            .filter(interviews::id.eq(id).and(interviews::owner_id.eq(owner)))
+            .select(InterviewRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?)
+    }
+
+    /// Soonest first.
+    #[tracing::instrument(skip(self, page), fields(user_id = %owner))]
+    pub async fn list(
+        &self,
+        owner: Uuid,
+        filter: &ListFilter,
+        page: &PageRequest<InterviewCursor>,
+    ) -> AppResult<(Vec<InterviewRow>, i64)> {
+        let mut conn = self.pool.get().await?;
+        let matching = || {
+            let mut query = interviews::table.filter(interviews::owner_id.eq(owner)).into_boxed();
+            if let Some(types) = &filter.types {
+                query = query
+                    .filter(interviews::interview_type.eq_any(types.iter().map(|t| t.as_str()).collect::<Vec<_>>()));
+            }
+            if let Some(from) = filter.from {
+                query = query.filter(interviews::scheduled_at.ge(from));
+            }
+            if let Some(to) = filter.to {
+                query = query.filter(interviews::scheduled_at.lt(to));
+            }
+            if !filter.include_cancelled {
+                query = query.filter(interviews::cancelled.eq(false));
+            }
+            query
+        };
+        let mut query = matching().select(InterviewRow::as_select());
+        if let Some(cursor) = &page.after {
+            query = query.filter(
+                sql::<Bool>("(scheduled_at, id) > (")
+                    .bind::<Timestamptz, _>(cursor.at)
+                    .sql(", ")
+                    .bind::<SqlUuid, _>(cursor.id)
+                    .sql(")"),
+            );
+        }
+        let rows = query
+            .order((interviews::scheduled_at.asc(), interviews::id.asc()))
+            .limit(page.fetch_limit())
+            .load(&mut conn)
+            .await?;
+        let total = matching().count().get_result(&mut conn).await?;
+        Ok((rows, total))
+    }
+
+    /// Interviews linked to any of these applications (any owner: callers check).
+    pub async fn for_applications(&self, application_ids: &[Uuid]) -> AppResult<Vec<InterviewRow>> {
+        let mut conn = self.pool.get().await?;
+        Ok(interviews::table
+            .filter(interviews::application_id.eq_any(application_ids))
+            .order((interviews::scheduled_at.asc(), interviews::id.asc()))
+            .select(InterviewRow::as_select())
+            .load(&mut conn)
+            .await?)
+    }
+
+    pub fn wake_relay(&self) {
+        self.outbox.wake();
+    }
+}
+
+/// Deletes the owner's interviews of a deleted application, each with its
+/// `interview.deleted` event (inside the consumer's transaction).
+pub async fn delete_for_application(
+    conn: &mut AsyncPgConnection,
+    owner: Uuid,
+    application_id: Uuid,
+) -> AppResult<usize> {
+    let linked: Vec<InterviewRow> = interviews::table
+        .filter(interviews::application_id.eq(application_id).and(interviews::owner_id.eq(owner)))
+        .select(InterviewRow::as_select())
+        .for_update()
+        .load(conn)
+        .await?;
+    for interview in &linked {
+        delete_with_event(conn, interview).await?;
+    }
+    Ok(linked.len())
+}
+
+async fn delete_with_event(conn: &mut AsyncPgConnection, interview: &InterviewRow) -> AppResult<()> {
+    diesel::delete(interviews::table.find(interview.id)).execute(conn).await?;
+    Outbox::append(conn, &interview.event(INTERVIEW_DELETED, interview.version + 1, None)).await?;
+    Ok(())
+}
+
+async fn lock_owned(conn: &mut AsyncPgConnection, owner: Uuid, id: Uuid) -> AppResult<InterviewRow> {
+    interviews::table
+        .filter(interviews::id.eq(id).and(interviews::owner_id.eq(owner)))
+        .select(InterviewRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(AppError::NotFound("interview"))
+}
