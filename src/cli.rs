@@ -26,6 +26,17 @@ pub enum Command {
     },
     /// Creates every service's database if missing and runs its migrations.
     Migrate,
+    /// Fills the databases with realistic demo data (services' own code paths).
+    Seed {
+        #[arg(long, default_value_t = 1)]
+        users: usize,
+        /// Applications per user.
+        #[arg(long, default_value_t = 200)]
+        applications: usize,
+        /// Random seed, for repeatable data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -98,4 +109,9 @@ pub fn migrate() -> anyhow::Result<()> {
         tracing::info!("databases migrated");
         Ok(())
     })
+}
+
+pub fn seed(users: usize, applications: usize, seed: u64) -> anyhow::Result<()> {
+    jobtracker_kit::telemetry::init();
+    runtime()?.block_on(crate::seed::run(crate::seed::SeedOptions { users, applications, seed }))
 }

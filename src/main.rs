@@ -1,6 +1,7 @@
 //! `jobtracker`: one binary for every service. `main` only wires.
 
 mod cli;
+mod seed;
 mod supervisor;
 
 use clap::Parser;
@@ -17,5 +18,6 @@ fn main() -> anyhow::Result<()> {
         Command::Run { target: Target::Router, supergraph } => cli::run_router(supergraph),
         Command::Run { target, .. } => cli::run_subgraph(target),
         Command::Migrate => cli::migrate(),
+        Command::Seed { users, applications, seed } => cli::seed(users, applications, seed),
     }
 }

@@ -54,13 +54,20 @@ impl Config {
     }
 }
 
+/// The account service on a migrated database with its signing key (loaded
+/// or created), for the service and for `jobtracker seed`.
+pub async fn service(config: &Config, outbox: Outbox) -> anyhow::Result<(AuthService, db::Pool)> {
+    let pool = db::bootstrap(&config.service.database, MIGRATIONS).await?;
+    let store = Store::new(pool.clone(), outbox);
+    let signer = Signer::from_row(store.active_signing_key(Signer::generate).await?);
+    Ok((AuthService { store, signer, throttle: config.throttle }, pool))
+}
+
 /// Migrates the database, loads (or creates) the signing key and binds.
 pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
-    let pool = db::bootstrap(&config.service.database, MIGRATIONS).await?;
     let outbox = Outbox::default();
-    let store = Store::new(pool.clone(), outbox.clone());
-    let signer = Signer::from_row(store.active_signing_key(Signer::generate).await?);
-    let auth = AuthService { store, signer: signer.clone(), throttle: config.throttle };
+    let (auth, pool) = service(&config, outbox.clone()).await?;
+    let signer = auth.signer.clone();
     let schema = schema_builder().data(auth.clone()).finish();
 
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::new(signer.clone())).merge(

@@ -42,10 +42,15 @@ impl Config {
     }
 }
 
+/// The store on a migrated database, for the service and for `jobtracker seed`.
+pub async fn store(config: &ServiceConfig, outbox: Outbox) -> anyhow::Result<(Store, db::Pool)> {
+    let pool = db::bootstrap(&config.database, MIGRATIONS).await?;
+    Ok((Store::new(pool.clone(), outbox), pool))
+}
+
 pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
-    let pool = db::bootstrap(&config.service.database, MIGRATIONS).await?;
     let outbox = Outbox::default();
-    let store = Store::new(pool.clone(), outbox.clone());
+    let (store, pool) = store(&config.service, outbox.clone()).await?;
     let schema = schema::schema(store.clone(), ApplicationsClient::new(&config.applications_url));
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::for_auth_service(&config.auth_url));
     let relay = OutboxRelay::new(pool.clone(), config.service.bus.clone(), outbox);
