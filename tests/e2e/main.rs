@@ -8,6 +8,7 @@ mod errors;
 mod helpers;
 mod journey;
 mod router;
+mod seed;
 mod subscriptions;
 mod supervisor;
 mod tokens;
