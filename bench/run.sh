@@ -64,8 +64,9 @@ print(f"router / direct throughput: {r/d:.2f}")
 PY
 
 echo; echo "## 2. applications lists for a user with $APPLICATIONS applications"
-seeded=$("$bin" seed --users 1 --applications "$APPLICATIONS" | tee /dev/stderr | grep "sign in as")
-email=$(echo "$seeded" | awk '{print $4}')
+seeded=$("$bin" seed --users 1 --applications "$APPLICATIONS")
+echo "$seeded"
+email=$(echo "$seeded" | grep "sign in as" | awk '{print $4}')
 "$CARGO_TARGET_DIR/release/jobtracker-bench" applications --router "$router" --subgraph "$APPLICATIONS_URL/graphql" \
   --database-url "${DATABASE_URL:-postgres://postgres@127.0.0.1:5432}/$APPLICATIONS_DATABASE" \
   --email "$email" --password jobtracker-demo --requests "$REQUESTS"
