@@ -91,14 +91,20 @@ struct Row {
 }
 
 /// The page and the count the applications store issues, as plain SQL.
-async fn sql_floor(conn: &mut AsyncPgConnection, owner: Uuid, condition: &str, pattern: Option<&str>) -> anyhow::Result<()> {
+async fn sql_floor(
+    conn: &mut AsyncPgConnection,
+    owner: Uuid,
+    condition: &str,
+    pattern: Option<&str>,
+) -> anyhow::Result<()> {
     let page = format!(
         "SELECT id, company FROM applications WHERE owner_id = $1 AND {condition} ORDER BY created_at DESC, id DESC LIMIT 21"
     );
     let count = format!("SELECT count(*) AS total FROM applications WHERE owner_id = $1 AND {condition}");
     let value = pattern.unwrap_or("APPLIED").to_string();
     let rows: Vec<Row> = diesel::sql_query(page).bind::<SqlUuid, _>(owner).bind::<Text, _>(&value).load(conn).await?;
-    let total: Total = diesel::sql_query(count).bind::<SqlUuid, _>(owner).bind::<Text, _>(&value).get_result(conn).await?;
+    let total: Total =
+        diesel::sql_query(count).bind::<SqlUuid, _>(owner).bind::<Text, _>(&value).get_result(conn).await?;
     anyhow::ensure!(!rows.is_empty() && total.total > 0, "the seeded user has no matching rows");
     Ok(())
 }
@@ -134,8 +140,18 @@ async fn main() -> anyhow::Result<()> {
         ("search \"engineer\", first 20", search, "search_text LIKE $2", Some("%engineer%")),
         ("status [APPLIED], first 20", status, "status = $2", None),
     ] {
-        samples.push(measure(&format!("{label}: router"), requests, || async { graphql(&http, &router, &token, query).await.map(drop) }).await?);
-        samples.push(measure(&format!("{label}: subgraph"), requests, || async { graphql(&http, &subgraph, &token, query).await.map(drop) }).await?);
+        samples.push(
+            measure(&format!("{label}: router"), requests, || async {
+                graphql(&http, &router, &token, query).await.map(drop)
+            })
+            .await?,
+        );
+        samples.push(
+            measure(&format!("{label}: subgraph"), requests, || async {
+                graphql(&http, &subgraph, &token, query).await.map(drop)
+            })
+            .await?,
+        );
         let mut floor = Vec::new();
         for _ in 0..requests / 10 + 5 {
             sql_floor(&mut conn, owner, condition, pattern).await?;

@@ -23,7 +23,8 @@ async fn schedule(client: &Gql, input: Value) -> String {
 async fn applications_and_interviews_link_both_ways() {
     let system = System::start().await;
     let (_, ada) = system.sign_up("Ada Lovelace").await;
-    let application = create(&ada, json!({ "company": "Acme", "position": "Backend Engineer", "status": "APPLIED" })).await;
+    let application =
+        create(&ada, json!({ "company": "Acme", "position": "Backend Engineer", "status": "APPLIED" })).await;
     let first = schedule(&ada, json!({ "applicationId": application, "scheduledAt": "2027-05-02T09:00:00Z", "timeZone": "Europe/Paris", "type": "PHONE" })).await;
     let second = schedule(&ada, json!({ "applicationId": application, "scheduledAt": "2027-05-01T09:00:00Z", "timeZone": "Europe/Paris", "type": "ONSITE" })).await;
     ada.run("mutation($id: ID!) { changeApplicationStatus(id: $id, status: INTERVIEW, note: \"phone screen booked\") { id } }", json!({ "id": application }))
@@ -32,7 +33,10 @@ async fn applications_and_interviews_link_both_ways() {
 
     // Application → interviews (interviews subgraph), soonest first.
     let from_application = ada
-        .run("query($id: ID!) { application(id: $id) { company status interviews { id company type } } }", json!({ "id": application }))
+        .run(
+            "query($id: ID!) { application(id: $id) { company status interviews { id company type } } }",
+            json!({ "id": application }),
+        )
         .await;
     assert_eq!(
         from_application.data()["application"],
@@ -86,11 +90,15 @@ async fn another_users_records_are_not_found_and_never_listed() {
     // As a link target.
     let linked = mallory.run(SCHEDULE, json!({ "i": { "applicationId": application, "scheduledAt": "2027-05-01T09:00:00Z", "timeZone": "UTC", "type": "PHONE" } })).await;
     assert_eq!(linked.error_code(), "NOT_FOUND");
-    let lists = mallory.run("{ applications { totalCount } interviews(filter: { includeCancelled: true }) { totalCount } }", json!({})).await;
+    let lists = mallory
+        .run("{ applications { totalCount } interviews(filter: { includeCancelled: true }) { totalCount } }", json!({}))
+        .await;
     assert_eq!(lists.data()["applications"]["totalCount"], 0);
     assert_eq!(lists.data()["interviews"]["totalCount"], 0);
     // Ada's data is intact.
-    let mine = ada.run("query($id: ID!) { application(id: $id) { company interviews { id } } }", json!({ "id": application })).await;
+    let mine = ada
+        .run("query($id: ID!) { application(id: $id) { company interviews { id } } }", json!({ "id": application }))
+        .await;
     assert_eq!(mine.data()["application"], json!({ "company": "Acme", "interviews": [{ "id": interview }] }));
 }
 
@@ -98,7 +106,11 @@ async fn another_users_records_are_not_found_and_never_listed() {
 async fn filter_search_and_paginate_through_the_router() {
     let system = System::start().await;
     let (_, ada) = system.sign_up("Ada Lovelace").await;
-    for (company, position, status) in [("Acme", "Rust Engineer", "APPLIED"), ("Globex", "Designer", "SAVED"), ("Initech", "Platform engineer", "APPLIED")] {
+    for (company, position, status) in [
+        ("Acme", "Rust Engineer", "APPLIED"),
+        ("Globex", "Designer", "SAVED"),
+        ("Initech", "Platform engineer", "APPLIED"),
+    ] {
         create(&ada, json!({ "company": company, "position": position, "status": status })).await;
     }
     let query = "query($f: ApplicationFilter, $after: String) { applications(filter: $f, first: 1, after: $after) { totalCount edges { node { company } } pageInfo { hasNextPage endCursor } } }";
@@ -106,7 +118,12 @@ async fn filter_search_and_paginate_through_the_router() {
     let list = &page1.data()["applications"];
     assert_eq!(list["totalCount"], 2);
     assert_eq!(list["edges"][0]["node"]["company"], "Initech");
-    let page2 = ada.run(query, json!({ "f": { "search": "ENGINEER", "status": ["APPLIED"] }, "after": list["pageInfo"]["endCursor"] })).await;
+    let page2 = ada
+        .run(
+            query,
+            json!({ "f": { "search": "ENGINEER", "status": ["APPLIED"] }, "after": list["pageInfo"]["endCursor"] }),
+        )
+        .await;
     assert_eq!(page2.data()["applications"]["edges"][0]["node"]["company"], "Acme");
     assert_eq!(page2.data()["applications"]["pageInfo"]["hasNextPage"], false);
 
@@ -127,8 +144,14 @@ async fn deleting_an_application_deletes_its_interviews() {
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let list = ada.run("{ interviews(filter: { includeCancelled: true }) { edges { node { id } } } }", json!({})).await;
-        let ids: Vec<String> = list.data()["interviews"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().to_string()).collect();
+        let list =
+            ada.run("{ interviews(filter: { includeCancelled: true }) { edges { node { id } } } }", json!({})).await;
+        let ids: Vec<String> = list.data()["interviews"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["id"].as_str().unwrap().to_string())
+            .collect();
         if ids == [standalone.clone()] {
             break;
         }

@@ -24,11 +24,18 @@ async fn seeded_demo_data_is_varied_and_visible_through_the_router() {
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let email = stdout.lines().find_map(|l| l.strip_prefix("sign in as ")).and_then(|l| l.split(" / ").next()).expect("credentials printed");
+    let email = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("sign in as "))
+        .and_then(|l| l.split(" / ").next())
+        .expect("credentials printed");
 
     let login = system
         .gql
-        .run("mutation($e: String!) { login(email: $e, password: \"jobtracker-demo\") { accessToken } }", json!({ "e": email }))
+        .run(
+            "mutation($e: String!) { login(email: $e, password: \"jobtracker-demo\") { accessToken } }",
+            json!({ "e": email }),
+        )
         .await;
     let demo = Gql::new(system.router.graphql_url()).with_token(login.data()["login"]["accessToken"].as_str().unwrap());
     let list = demo

@@ -3,12 +3,14 @@
 //! real PostgreSQL and RabbitMQ without seeing each other.
 
 pub mod env;
+pub mod events;
 pub mod gql;
 pub mod router;
 pub mod services;
 pub mod ws;
 
 pub use env::TestEnv;
+pub use events::EventTap;
 pub use gql::{Account, Gql, GqlResponse};
 pub use router::{RouterOptions, RouterProcess};
 pub use services::{Running, Stack};

@@ -1,10 +1,5 @@
-use std::time::Duration;
-
-use futures::StreamExt;
-use jobtracker_kit::events::Envelope;
 use jobtracker_kit::events::contracts::{ApplicationDeleted, ApplicationSnapshot, ApplicationStatusChanged};
-use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
+use jobtracker_testkit::EventTap;
 use serde_json::json;
 
 use crate::helpers::{TestApps, create};
@@ -12,33 +7,7 @@ use crate::helpers::{TestApps, create};
 #[tokio::test]
 async fn every_change_is_published_with_a_complete_payload() {
     let app = TestApps::spawn().await;
-    let bus = &app.env.bus;
-    let connection = bus.connect().await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    jobtracker_kit::events::topology::declare_exchanges(bus, &channel).await.unwrap();
-    let queue = channel
-        .queue_declare("".into(), QueueDeclareOptions { exclusive: true, ..Default::default() }, FieldTable::default())
-        .await
-        .unwrap();
-    channel
-        .queue_bind(
-            queue.name().clone(),
-            bus.events_exchange().as_str().into(),
-            "application.*".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let mut deliveries = channel
-        .basic_consume(
-            queue.name().clone(),
-            "".into(),
-            BasicConsumeOptions { no_ack: true, ..Default::default() },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    let mut tap = EventTap::start(&app.env.bus, "application.*").await;
 
     let (account, me) = app.user("Ada").await;
     let id = create(
@@ -61,15 +30,7 @@ async fn every_change_is_published_with_a_complete_payload() {
     .data();
     me.run("mutation($id: ID!) { deleteApplication(id: $id) }", json!({ "id": id })).await.data();
 
-    let mut events = Vec::new();
-    while events.len() < 4 {
-        let delivery = tokio::time::timeout(Duration::from_secs(10), deliveries.next())
-            .await
-            .expect("4 events within 10 s")
-            .unwrap()
-            .unwrap();
-        events.push(serde_json::from_slice::<Envelope>(&delivery.data).unwrap());
-    }
+    let events = tap.take(4).await;
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
         types,

@@ -1,9 +1,6 @@
-use futures::StreamExt;
-use jobtracker_kit::events::Envelope;
 use jobtracker_kit::events::contracts::UserRegistered;
+use jobtracker_testkit::EventTap;
 use jobtracker_testkit::gql::REGISTER;
-use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
 use serde_json::json;
 
 use crate::helpers::{LOGIN, TestAuth};
@@ -58,42 +55,11 @@ async fn bad_input_names_the_field() {
 #[tokio::test]
 async fn registration_is_published_as_user_registered() {
     let auth = TestAuth::spawn().await;
-    let bus = &auth.env.bus;
-    let connection = bus.connect().await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    jobtracker_kit::events::topology::declare_exchanges(bus, &channel).await.unwrap();
-    let queue = channel
-        .queue_declare("".into(), QueueDeclareOptions { exclusive: true, ..Default::default() }, FieldTable::default())
-        .await
-        .unwrap();
-    channel
-        .queue_bind(
-            queue.name().clone(),
-            bus.events_exchange().as_str().into(),
-            "user.registered".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let mut deliveries = channel
-        .basic_consume(
-            queue.name().clone(),
-            "".into(),
-            BasicConsumeOptions { no_ack: true, ..Default::default() },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    let mut tap = EventTap::start(&auth.env.bus, "user.registered").await;
 
     let account = auth.register("Grace Hopper").await;
 
-    let delivery = tokio::time::timeout(std::time::Duration::from_secs(10), deliveries.next())
-        .await
-        .expect("event within 10 s")
-        .unwrap()
-        .unwrap();
-    let envelope: Envelope = serde_json::from_slice(&delivery.data).unwrap();
+    let envelope = tap.take(1).await.remove(0);
     assert_eq!(envelope.event_type, "user.registered");
     assert_eq!(envelope.user_id.to_string(), account.user_id);
     assert_eq!(envelope.aggregate_version, 1);

@@ -3,6 +3,7 @@ use jobtracker_testkit::{Account, Gql, TestEnv};
 use serde_json::{Value, json};
 
 pub struct TestInterviews {
+    pub env: TestEnv,
     pub auth: Running,
     pub applications: Running,
     /// Kept alive for the test's duration.
@@ -27,7 +28,7 @@ impl TestInterviews {
         let applications = spawn_applications(&env, &auth.url()).await;
         let service = spawn_interviews(&env, &auth.url(), &applications.url()).await;
         let anonymous = Gql::new(service.graphql_url());
-        Self { auth, applications, _service: service, anonymous }
+        Self { env, auth, applications, _service: service, anonymous }
     }
 
     pub async fn user(&self, name: &str) -> User {

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use jobtracker_kit::events::contracts::InterviewChanged;
 use serde_json::json;
 
 use crate::helpers::{FIELDS, SCHEDULE, TestInterviews};
@@ -176,4 +177,26 @@ async fn deleting_an_application_deletes_its_interviews() {
     }
     let kept = ada.interviews.run("query($id: ID!) { interview(id: $id) { id } }", json!({ "id": standalone })).await;
     assert_eq!(kept.data()["interview"]["id"], standalone);
+}
+
+#[tokio::test]
+async fn every_change_is_published_and_a_reschedule_carries_the_previous_time() {
+    let app = TestInterviews::spawn().await;
+    let mut tap = jobtracker_testkit::EventTap::start(&app.env.bus, "interview.*").await;
+    let ada = app.user("Ada").await;
+    let id = ada.schedule(json!({ "company": "Acme", "position": "SRE", "scheduledAt": "2027-03-01T09:00:00Z", "timeZone": "UTC", "type": "PHONE" })).await["id"].clone();
+    let update = "mutation($id: ID!, $i: UpdateInterviewInput!) { updateInterview(id: $id, input: $i) { id } }";
+    ada.interviews.run(update, json!({ "id": id, "i": { "scheduledAt": "2027-03-05T09:00:00Z" } })).await.data();
+    ada.interviews.run("mutation($id: ID!) { cancelInterview(id: $id) { id } }", json!({ "id": id })).await.data();
+    ada.interviews.run("mutation($id: ID!) { deleteInterview(id: $id) }", json!({ "id": id })).await.data();
+
+    let events = tap.take(4).await;
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["interview.scheduled", "interview.updated", "interview.cancelled", "interview.deleted"]);
+    assert_eq!(events.iter().map(|e| e.aggregate_version).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    let rescheduled: InterviewChanged = events[1].payload().unwrap();
+    assert_eq!(rescheduled.previous_scheduled_at.unwrap().to_rfc3339(), "2027-03-01T09:00:00+00:00");
+    assert_eq!(rescheduled.interview.scheduled_at.to_rfc3339(), "2027-03-05T09:00:00+00:00");
+    let cancelled: InterviewChanged = events[2].payload().unwrap();
+    assert!(cancelled.interview.cancelled);
 }

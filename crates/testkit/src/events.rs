@@ -1,0 +1,54 @@
+//! Watching what a service publishes: an exclusive queue bound to the test's
+//! events exchange.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use jobtracker_kit::events::Envelope;
+use jobtracker_kit::events::amqp::EventBus;
+use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+
+pub struct EventTap {
+    _connection: lapin::Connection,
+    deliveries: lapin::Consumer,
+}
+
+impl EventTap {
+    /// Starts receiving events whose type matches `pattern` (`application.*`).
+    pub async fn start(bus: &EventBus, pattern: &str) -> Self {
+        let connection = bus.connect().await.expect("RabbitMQ");
+        let channel = connection.create_channel().await.unwrap();
+        jobtracker_kit::events::topology::declare_exchanges(bus, &channel).await.unwrap();
+        let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
+        let queue = channel.queue_declare("".into(), options, FieldTable::default()).await.unwrap();
+        channel
+            .queue_bind(
+                queue.name().clone(),
+                bus.events_exchange().as_str().into(),
+                pattern.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let consume = BasicConsumeOptions { no_ack: true, ..Default::default() };
+        let deliveries =
+            channel.basic_consume(queue.name().clone(), "".into(), consume, FieldTable::default()).await.unwrap();
+        Self { _connection: connection, deliveries }
+    }
+
+    /// The next `count` events, failing after 10 s.
+    pub async fn take(&mut self, count: usize) -> Vec<Envelope> {
+        let mut events = Vec::with_capacity(count);
+        while events.len() < count {
+            let delivery = tokio::time::timeout(Duration::from_secs(10), self.deliveries.next())
+                .await
+                .unwrap_or_else(|_| panic!("only {} of {count} events within 10 s", events.len()))
+                .expect("delivery stream open")
+                .expect("delivery");
+            events.push(serde_json::from_slice(&delivery.data).expect("an event envelope"));
+        }
+        events
+    }
+}
