@@ -2,7 +2,9 @@
 //! returns a value the rest of the code can trust, or BAD_USER_INPUT naming
 //! the field. Text over a limit is refused, never truncated.
 
+use async_graphql::MaybeUndefined;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::error::AppError;
 
@@ -62,6 +64,60 @@ pub fn optional_text(raw: Option<&str>, field: &str, max: usize) -> Result<Optio
     Ok(Some(text.to_string()))
 }
 
+/// An id argument; anything but a UUID is BAD_USER_INPUT naming `field`.
+pub fn parse_id(id: &str, field: &str, what: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(id.trim()).map_err(|_| AppError::bad_input(field, format!("not {what} id")))
+}
+
+/// One field of a partial update: absent keeps, null clears, a value sets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Patch<T> {
+    Keep,
+    Clear,
+    Set(T),
+}
+
+impl<T> From<MaybeUndefined<T>> for Patch<T> {
+    fn from(value: MaybeUndefined<T>) -> Self {
+        match value {
+            MaybeUndefined::Undefined => Self::Keep,
+            MaybeUndefined::Null => Self::Clear,
+            MaybeUndefined::Value(v) => Self::Set(v),
+        }
+    }
+}
+
+impl<T> Patch<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Patch<U> {
+        match self {
+            Self::Keep => Patch::Keep,
+            Self::Clear => Patch::Clear,
+            Self::Set(v) => Patch::Set(f(v)),
+        }
+    }
+
+    /// A field that cannot be cleared: `None` keeps it.
+    pub fn required<U>(self, field: &str, parse: impl FnOnce(T) -> Result<U, AppError>) -> Result<Option<U>, AppError> {
+        match self {
+            Self::Keep => Ok(None),
+            Self::Clear => Err(AppError::bad_input(field, "cannot be cleared")),
+            Self::Set(v) => parse(v).map(Some),
+        }
+    }
+
+    /// An optional field: `None` keeps it, `Some(None)` clears it.
+    pub fn optional<U>(
+        self,
+        parse: impl FnOnce(T) -> Result<Option<U>, AppError>,
+    ) -> Result<Option<Option<U>>, AppError> {
+        match self {
+            Self::Keep => Ok(None),
+            Self::Clear => Ok(Some(None)),
+            Self::Set(v) => parse(v).map(Some),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +139,18 @@ mod tests {
         assert!(required_line("x".repeat(11).as_str(), "f", 10).is_err());
         assert!(required_line("two\nlines", "f", 50).is_err());
         assert_eq!(optional_line(Some("  "), "f", 10).unwrap(), None);
+    }
+
+    #[test]
+    fn patches_keep_clear_or_set() {
+        let keep: Patch<&str> = MaybeUndefined::Undefined.into();
+        assert_eq!(keep.required("f", Ok).unwrap(), None);
+        let clear: Patch<&str> = MaybeUndefined::Null.into();
+        assert_eq!(clear.clone().required("f", Ok).unwrap_err().field(), Some("f"));
+        assert_eq!(clear.optional(|v| Ok(Some(v))).unwrap(), Some(None));
+        let set: Patch<&str> = MaybeUndefined::Value("x").into();
+        assert_eq!(set.optional(|v| Ok(Some(v))).unwrap(), Some(Some("x")));
+        assert!(parse_id("42", "id", "an").is_err());
     }
 
     #[test]

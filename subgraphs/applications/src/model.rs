@@ -4,7 +4,7 @@
 use async_graphql::Enum;
 use chrono::{DateTime, Utc};
 use jobtracker_kit::AppError;
-use jobtracker_kit::validate::{HttpUrl, optional_line, optional_text, required_line};
+use jobtracker_kit::validate::{HttpUrl, Patch, optional_line, optional_text, required_line};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -200,13 +200,6 @@ impl NewApplication {
     }
 }
 
-/// One field of a patch: absent keeps, null clears, a value sets.
-pub enum Patch<T> {
-    Keep,
-    Clear,
-    Set(T),
-}
-
 pub struct RawApplicationPatch {
     pub company: Patch<String>,
     pub position: Patch<String>,
@@ -227,40 +220,17 @@ pub struct ApplicationPatch {
     pub job_url: Option<Option<HttpUrl>>,
 }
 
-fn optional<T, U>(
-    patch: Patch<T>,
-    parse: impl FnOnce(T) -> Result<Option<U>, AppError>,
-) -> Result<Option<Option<U>>, AppError> {
-    match patch {
-        Patch::Keep => Ok(None),
-        Patch::Clear => Ok(Some(None)),
-        Patch::Set(value) => parse(value).map(Some),
-    }
-}
-
-fn required<T>(
-    patch: Patch<String>,
-    field: &str,
-    parse: impl FnOnce(&str) -> Result<T, AppError>,
-) -> Result<Option<T>, AppError> {
-    match patch {
-        Patch::Keep => Ok(None),
-        Patch::Clear => Err(AppError::bad_input(field, "cannot be cleared")),
-        Patch::Set(value) => parse(&value).map(Some),
-    }
-}
-
 impl ApplicationPatch {
     pub fn parse(raw: RawApplicationPatch) -> Result<Self, AppError> {
         Ok(Self {
-            company: required(raw.company, "input.company", company)?,
-            position: required(raw.position, "input.position", position)?,
-            location: optional(raw.location, |v| optional_line(Some(&v), "input.location", MAX_NAME_CHARS))?,
-            salary: optional(raw.salary, |v| salary(Some(v), "input.salary"))?,
-            job_description: optional(raw.job_description, |v| {
-                optional_text(Some(&v), "input.jobDescription", MAX_DESCRIPTION_CHARS)
-            })?,
-            job_url: optional(raw.job_url, |v| job_url(Some(&v)))?,
+            company: raw.company.required("input.company", |v| company(&v))?,
+            position: raw.position.required("input.position", |v| position(&v))?,
+            location: raw.location.optional(|v| optional_line(Some(&v), "input.location", MAX_NAME_CHARS))?,
+            salary: raw.salary.optional(|v| salary(Some(v), "input.salary"))?,
+            job_description: raw
+                .job_description
+                .optional(|v| optional_text(Some(&v), "input.jobDescription", MAX_DESCRIPTION_CHARS))?,
+            job_url: raw.job_url.optional(|v| job_url(Some(&v)))?,
         })
     }
 }

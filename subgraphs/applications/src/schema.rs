@@ -9,11 +9,12 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Sc
 use chrono::{DateTime, Utc};
 use jobtracker_kit::graphql::{optional_viewer, require_viewer};
 use jobtracker_kit::pagination::{self, CountedConnection, PageRequest};
+use jobtracker_kit::validate::{self, Patch};
 use jobtracker_kit::{AppError, AppResult};
 use uuid::Uuid;
 
 use crate::model::{
-    self, ApplicationCursor, ApplicationOrder, ApplicationPatch, ApplicationStatus, NewApplication, Patch,
+    self, ApplicationCursor, ApplicationOrder, ApplicationPatch, ApplicationStatus, NewApplication,
     RawApplicationPatch, RawNewApplication, RawSalary, SalaryPeriod,
 };
 use crate::store::{ApplicationRow, ListFilter, StatusChangeRow, Store};
@@ -161,14 +162,6 @@ pub struct UpdateApplicationInput {
     pub job_url: MaybeUndefined<String>,
 }
 
-fn patch<T, U>(value: MaybeUndefined<T>, map: impl FnOnce(T) -> U) -> Patch<U> {
-    match value {
-        MaybeUndefined::Undefined => Patch::Keep,
-        MaybeUndefined::Null => Patch::Clear,
-        MaybeUndefined::Value(v) => Patch::Set(map(v)),
-    }
-}
-
 #[derive(InputObject, Default)]
 pub struct ApplicationFilter {
     /// Any of these statuses.
@@ -178,7 +171,7 @@ pub struct ApplicationFilter {
 }
 
 fn parse_id(id: &ID, field: &str) -> AppResult<Uuid> {
-    Uuid::parse_str(id).map_err(|_| AppError::bad_input(field, "not an application id"))
+    validate::parse_id(id, field, "an application")
 }
 
 fn store<'a>(ctx: &Context<'a>) -> &'a Store {
@@ -259,12 +252,12 @@ impl Mutation {
         let viewer = require_viewer(ctx)?;
         let id = parse_id(&id, "id")?;
         let patch = ApplicationPatch::parse(RawApplicationPatch {
-            company: patch(input.company, |v| v),
-            position: patch(input.position, |v| v),
-            location: patch(input.location, |v| v),
-            salary: patch(input.salary, Into::into),
-            job_description: patch(input.job_description, |v| v),
-            job_url: patch(input.job_url, |v| v),
+            company: input.company.into(),
+            position: input.position.into(),
+            location: input.location.into(),
+            salary: Patch::from(input.salary).map(Into::into),
+            job_description: input.job_description.into(),
+            job_url: input.job_url.into(),
         })?;
         Ok(Application(store(ctx).update(viewer.user_id, id, patch).await?))
     }

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use async_graphql::Enum;
 use chrono::{DateTime, Utc};
 use jobtracker_kit::AppError;
-use jobtracker_kit::validate::{optional_line, optional_text};
+use jobtracker_kit::validate::{optional_line, optional_text, parse_id};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -96,13 +96,8 @@ pub struct RawNewInterview {
 
 impl NewInterview {
     pub fn parse(raw: RawNewInterview) -> Result<Self, AppError> {
-        let application_id = raw
-            .application_id
-            .map(|id| {
-                Uuid::parse_str(id.trim())
-                    .map_err(|_| AppError::bad_input("input.applicationId", "not an application id"))
-            })
-            .transpose()?;
+        let application_id =
+            raw.application_id.map(|id| parse_id(&id, "input.applicationId", "an application")).transpose()?;
         let company = optional_line(raw.company.as_deref(), "input.company", MAX_NAME_CHARS)?;
         let position = optional_line(raw.position.as_deref(), "input.position", MAX_NAME_CHARS)?;
         if application_id.is_none() {

@@ -11,6 +11,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use jobtracker_kit::graphql::{BearerToken, optional_viewer, require_viewer};
 use jobtracker_kit::pagination::{self, CountedConnection, PageRequest};
+use jobtracker_kit::validate::{self, Patch};
 use jobtracker_kit::{AppError, AppResult};
 use uuid::Uuid;
 
@@ -127,30 +128,14 @@ pub struct UpdateInterviewInput {
 
 impl UpdateInterviewInput {
     fn parse(self) -> AppResult<InterviewPatch> {
-        fn required<T>(value: MaybeUndefined<T>, field: &str) -> AppResult<Option<T>> {
-            match value {
-                MaybeUndefined::Undefined => Ok(None),
-                MaybeUndefined::Null => Err(AppError::bad_input(field, "cannot be cleared")),
-                MaybeUndefined::Value(v) => Ok(Some(v)),
-            }
-        }
-        fn optional<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
-            match value {
-                MaybeUndefined::Undefined => None,
-                MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(v) => Some(Some(v)),
-            }
-        }
         Ok(InterviewPatch {
-            scheduled_at: required(self.scheduled_at, "input.scheduledAt")?,
-            time_zone: required(self.time_zone, "input.timeZone")?
-                .map(|tz| IanaTimeZone::parse(&tz, "input.timeZone"))
-                .transpose()?,
-            duration_minutes: optional(self.duration_minutes)
-                .map(|d| model::duration(d, "input.durationMinutes"))
-                .transpose()?,
-            interview_type: required(self.interview_type, "input.type")?,
-            details: optional(self.details).map(|d| model::details(d.as_deref(), "input.details")).transpose()?,
+            scheduled_at: Patch::from(self.scheduled_at).required("input.scheduledAt", Ok)?,
+            time_zone: Patch::from(self.time_zone)
+                .required("input.timeZone", |tz| IanaTimeZone::parse(&tz, "input.timeZone"))?,
+            duration_minutes: Patch::from(self.duration_minutes)
+                .optional(|d| model::duration(Some(d), "input.durationMinutes"))?,
+            interview_type: Patch::from(self.interview_type).required("input.type", Ok)?,
+            details: Patch::from(self.details).optional(|d| model::details(Some(&d), "input.details"))?,
         })
     }
 }
@@ -168,7 +153,7 @@ pub struct InterviewFilter {
 }
 
 fn parse_id(id: &ID, field: &str) -> AppResult<Uuid> {
-    Uuid::parse_str(id).map_err(|_| AppError::bad_input(field, "not an interview id"))
+    validate::parse_id(id, field, "an interview")
 }
 
 fn store<'a>(ctx: &Context<'a>) -> &'a Store {

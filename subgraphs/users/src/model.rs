@@ -2,7 +2,7 @@
 //! these types through one `parse` each; nothing downstream sees raw input.
 
 use jobtracker_kit::AppError;
-use jobtracker_kit::validate::{HttpUrl, optional_line};
+use jobtracker_kit::validate::{HttpUrl, Patch, optional_line};
 use serde::{Deserialize, Serialize};
 
 const MAX_NAME_CHARS: usize = 200;
@@ -64,28 +64,21 @@ pub struct ProfilePatch {
     pub social_links: Option<Vec<SocialLink>>,
 }
 
-/// One field of the raw input: absent, explicitly null, or a value.
-pub enum Field<T> {
-    Absent,
-    Null,
-    Value(T),
-}
-
 pub struct RawProfileInput {
-    pub full_name: Field<String>,
-    pub phone: Field<String>,
-    pub location: Field<String>,
-    pub headline: Field<String>,
-    pub skills: Field<Vec<String>>,
-    pub social_links: Field<Vec<(SocialKind, String)>>,
+    pub full_name: Patch<String>,
+    pub phone: Patch<String>,
+    pub location: Patch<String>,
+    pub headline: Patch<String>,
+    pub skills: Patch<Vec<String>>,
+    pub social_links: Patch<Vec<(SocialKind, String)>>,
 }
 
 impl ProfilePatch {
     pub fn parse(input: RawProfileInput) -> Result<Self, AppError> {
         let full_name = match input.full_name {
-            Field::Absent => None,
-            Field::Null => return Err(AppError::bad_input("input.fullName", "full name cannot be cleared")),
-            Field::Value(name) => {
+            Patch::Keep => None,
+            Patch::Clear => return Err(AppError::bad_input("input.fullName", "full name cannot be cleared")),
+            Patch::Set(name) => {
                 let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
                 if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
                     return Err(AppError::bad_input(
@@ -96,28 +89,28 @@ impl ProfilePatch {
                 Some(name)
             }
         };
-        let text = |field: Field<String>, name: &str| -> Result<Option<Option<String>>, AppError> {
+        let text = |field: Patch<String>, name: &str| -> Result<Option<Option<String>>, AppError> {
             match field {
-                Field::Absent => Ok(None),
-                Field::Null => Ok(Some(None)),
-                Field::Value(v) => optional_line(Some(&v), name, MAX_TEXT_CHARS).map(Some),
+                Patch::Keep => Ok(None),
+                Patch::Clear => Ok(Some(None)),
+                Patch::Set(v) => optional_line(Some(&v), name, MAX_TEXT_CHARS).map(Some),
             }
         };
         let phone = match input.phone {
-            Field::Absent => None,
-            Field::Null => Some(None),
-            Field::Value(v) if v.trim().is_empty() => Some(None),
-            Field::Value(v) => Some(Some(Phone::parse(&v, "input.phone")?.into_inner())),
+            Patch::Keep => None,
+            Patch::Clear => Some(None),
+            Patch::Set(v) if v.trim().is_empty() => Some(None),
+            Patch::Set(v) => Some(Some(Phone::parse(&v, "input.phone")?.into_inner())),
         };
         let skills = match input.skills {
-            Field::Absent => None,
-            Field::Null => Some(Vec::new()),
-            Field::Value(skills) => Some(parse_skills(skills)?),
+            Patch::Keep => None,
+            Patch::Clear => Some(Vec::new()),
+            Patch::Set(skills) => Some(parse_skills(skills)?),
         };
         let social_links = match input.social_links {
-            Field::Absent => None,
-            Field::Null => Some(Vec::new()),
-            Field::Value(links) => {
+            Patch::Keep => None,
+            Patch::Clear => Some(Vec::new()),
+            Patch::Set(links) => {
                 if links.len() > MAX_LINKS {
                     return Err(AppError::bad_input("input.socialLinks", format!("at most {MAX_LINKS} links")));
                 }
@@ -180,31 +173,31 @@ mod tests {
 
     fn input() -> RawProfileInput {
         RawProfileInput {
-            full_name: Field::Absent,
-            phone: Field::Absent,
-            location: Field::Absent,
-            headline: Field::Absent,
-            skills: Field::Absent,
-            social_links: Field::Absent,
+            full_name: Patch::Keep,
+            phone: Patch::Keep,
+            location: Patch::Keep,
+            headline: Patch::Keep,
+            skills: Patch::Keep,
+            social_links: Patch::Keep,
         }
     }
 
     #[test]
     fn absent_keeps_and_null_clears() {
-        let patch = ProfilePatch::parse(RawProfileInput { location: Field::Null, ..input() }).unwrap();
+        let patch = ProfilePatch::parse(RawProfileInput { location: Patch::Clear, ..input() }).unwrap();
         assert_eq!(patch, ProfilePatch { location: Some(None), ..Default::default() });
     }
 
     #[test]
     fn full_name_cannot_be_cleared() {
-        let err = ProfilePatch::parse(RawProfileInput { full_name: Field::Null, ..input() }).unwrap_err();
+        let err = ProfilePatch::parse(RawProfileInput { full_name: Patch::Clear, ..input() }).unwrap_err();
         assert_eq!(err.field(), Some("input.fullName"));
     }
 
     #[test]
     fn social_link_urls_must_be_http_or_https() {
         let err = ProfilePatch::parse(RawProfileInput {
-            social_links: Field::Value(vec![
+            social_links: Patch::Set(vec![
                 (SocialKind::Github, "https://github.com/a".into()),
                 (SocialKind::Other, "javascript:x".into()),
             ]),
@@ -227,21 +220,20 @@ mod tests {
     #[test]
     fn skills_are_trimmed_and_deduplicated() {
         let patch = ProfilePatch::parse(RawProfileInput {
-            skills: Field::Value(vec![" Rust ".into(), "rust".into(), "SQL".into()]),
+            skills: Patch::Set(vec![" Rust ".into(), "rust".into(), "SQL".into()]),
             ..input()
         })
         .unwrap();
         assert_eq!(patch.skills, Some(vec!["Rust".to_string(), "SQL".to_string()]));
-        let err =
-            ProfilePatch::parse(RawProfileInput { skills: Field::Value(vec!["ok".into(), " ".into()]), ..input() })
-                .unwrap_err();
+        let err = ProfilePatch::parse(RawProfileInput { skills: Patch::Set(vec!["ok".into(), " ".into()]), ..input() })
+            .unwrap_err();
         assert_eq!(err.field(), Some("input.skills.1"));
     }
 
     #[test]
     fn long_text_is_refused_not_truncated() {
         let err =
-            ProfilePatch::parse(RawProfileInput { headline: Field::Value("x".repeat(201)), ..input() }).unwrap_err();
+            ProfilePatch::parse(RawProfileInput { headline: Patch::Set("x".repeat(201)), ..input() }).unwrap_err();
         assert_eq!(err.field(), Some("input.headline"));
     }
 

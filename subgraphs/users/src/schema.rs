@@ -13,12 +13,13 @@ use jobtracker_kit::events::Fanout;
 use jobtracker_kit::events::contracts::USER_UPDATED;
 use jobtracker_kit::graphql::{optional_viewer, require_viewer};
 use jobtracker_kit::pagination::{self, CountedConnection, PageRequest};
+use jobtracker_kit::validate::{Patch, parse_id};
 use jobtracker_kit::{AppError, AppResult};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use crate::events::AccountsClient;
-use crate::model::{self, Field, ProfilePatch, RawProfileInput, SocialKind};
+use crate::model::{self, ProfilePatch, RawProfileInput, SocialKind};
 use crate::store::{Profile, Store};
 
 pub type UsersSchema = Schema<Query, Mutation, SubscriptionRoot>;
@@ -99,29 +100,22 @@ pub struct UpdateProfileInput {
     pub social_links: MaybeUndefined<Vec<SocialLinkInput>>,
 }
 
-fn field<T, U>(value: MaybeUndefined<T>, map: impl FnOnce(T) -> U) -> Field<U> {
-    match value {
-        MaybeUndefined::Undefined => Field::Absent,
-        MaybeUndefined::Null => Field::Null,
-        MaybeUndefined::Value(v) => Field::Value(map(v)),
-    }
-}
-
 impl From<UpdateProfileInput> for RawProfileInput {
     fn from(input: UpdateProfileInput) -> Self {
         Self {
-            full_name: field(input.full_name, |v| v),
-            phone: field(input.phone, |v| v),
-            location: field(input.location, |v| v),
-            headline: field(input.headline, |v| v),
-            skills: field(input.skills, |v| v),
-            social_links: field(input.social_links, |links| links.into_iter().map(|l| (l.kind, l.url)).collect()),
+            full_name: input.full_name.into(),
+            phone: input.phone.into(),
+            location: input.location.into(),
+            headline: input.headline.into(),
+            skills: input.skills.into(),
+            social_links: Patch::from(input.social_links)
+                .map(|links| links.into_iter().map(|l| (l.kind, l.url)).collect()),
         }
     }
 }
 
-pub(crate) fn parse_user_id(id: &ID, field: &str) -> AppResult<Uuid> {
-    Uuid::parse_str(id).map_err(|_| AppError::bad_input(field, "not a user id"))
+fn parse_user_id(id: &ID, field: &str) -> AppResult<Uuid> {
+    parse_id(id, field, "a user")
 }
 
 async fn profile(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<User>> {
