@@ -81,3 +81,36 @@ async fn the_router_serves_a_supergraph_file_it_is_given_and_stops_cleanly() {
     let status = router.stop().await;
     assert!(status.success(), "SIGTERM ends the router cleanly: {status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_aliases_are_refused() {
+    let system = System::start().await;
+    let aliases: String = (0..31).map(|i| format!("a{i}: __typename ")).collect();
+    let response = system.gql.run(&format!("{{ {aliases} }}"), json!({})).await;
+    assert!(!response.errors().is_empty(), "{}", response.body);
+    let fine: String = (0..5).map(|i| format!("a{i}: __typename ")).collect();
+    assert_eq!(system.gql.run(&format!("{{ {fine} }}"), json!({})).await.data()["a4"], "Query");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_policies_answer_preflights_for_allowed_origins_only() {
+    let system = System::start_with(options(&[("CORS_ALLOW_ORIGINS", "https://app.example.com")])).await;
+    let client = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        client
+            .request(reqwest::Method::OPTIONS, system.router.graphql_url())
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization, content-type")
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(
+        allowed.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap()),
+        Some("https://app.example.com")
+    );
+    // Another origin is never echoed back, so browsers refuse it.
+    let refused = preflight("https://evil.example.com").await.unwrap();
+    let echoed = refused.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap().to_string());
+    assert!(echoed.as_deref().is_none_or(|o| o != "https://evil.example.com" && o != "*"), "{echoed:?}");
+}
