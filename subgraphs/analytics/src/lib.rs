@@ -1,0 +1,48 @@
+//! analytics subgraph: per-user read models fed by `application.*` and
+//! `interview.*` events — it never reads another service's database at run
+//! time. `jobtracker analytics rebuild` replays the source outboxes.
+
+pub mod classify;
+pub mod events;
+pub mod model;
+pub mod rebuild;
+pub mod schema;
+pub mod store;
+
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use jobtracker_kit::auth::TokenVerifier;
+use jobtracker_kit::config::{Infra, ServiceConfig};
+use jobtracker_kit::db;
+use jobtracker_kit::events::Consumer;
+use jobtracker_kit::events::topology::ANALYTICS_EVENTS;
+use jobtracker_kit::server::ServiceApp;
+
+use crate::events::AnalyticsHandler;
+use crate::store::Store;
+
+pub use schema::{AnalyticsSchema, schema_builder};
+
+pub const SERVICE: &str = "analytics";
+pub const DEFAULT_PORT: u16 = 4005;
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/analytics");
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub service: ServiceConfig,
+    pub auth_url: String,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let infra = Infra::from_env();
+        Ok(Self { service: ServiceConfig::from_env(&infra, SERVICE, DEFAULT_PORT)?, auth_url: infra.auth_url })
+    }
+}
+
+pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
+    let pool = db::bootstrap(&config.service.database, MIGRATIONS).await?;
+    let schema = schema_builder().data(Store::new(pool.clone())).finish();
+    let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::for_auth_service(&config.auth_url));
+    let events = Consumer::new(ANALYTICS_EVENTS, pool, config.service.bus, AnalyticsHandler);
+    Ok(ServiceApp::bind(SERVICE, config.service.addr, routes).await?.with_worker("events", move |token| events.run(token)))
+}

@@ -1,0 +1,265 @@
+//! What one application adds to its owner's numbers (its contribution),
+//! computed from the latest snapshot alone — so events can arrive twice or
+//! out of order and the numbers still come out right — and how the numbers
+//! are read back (months with zeros, medians from day histograms).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use jobtracker_kit::events::contracts::ApplicationSnapshot;
+use serde::{Deserialize, Serialize};
+
+use crate::classify::position_category;
+
+/// Stages of the funnel, in order.
+pub const FUNNEL: [&str; 3] = ["APPLIED", "INTERVIEW", "OFFER"];
+pub const STATUSES: [&str; 5] = ["SAVED", "APPLIED", "INTERVIEW", "OFFER", "REJECTED"];
+const SECONDS_PER_DAY: f64 = 86_400.0;
+
+/// A counter a contribution adds one to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CounterKey {
+    pub metric: String,
+    pub key: String,
+    pub label: String,
+}
+
+fn counter(metric: &str, key: impl Into<String>, label: impl Into<String>) -> CounterKey {
+    CounterKey { metric: metric.into(), key: key.into(), label: label.into() }
+}
+
+pub mod metric {
+    pub const TOTAL: &str = "total";
+    pub const MONTH: &str = "month";
+    pub const STATUS: &str = "status";
+    pub const CATEGORY: &str = "category";
+    pub const LOCATION: &str = "location";
+    pub const REACHED: &str = "reached";
+    pub const RESPONDED: &str = "responded";
+    pub const FIRST_RESPONSE_DAYS: &str = "first_response_days";
+    pub const STAGE_DAYS: &str = "stage_days";
+    pub const INTERVIEWS: &str = "interviews";
+}
+
+/// Location bucket: any remote wording is "Remote"; otherwise the place as
+/// typed, trimmed, grouped case-insensitively. Returns (key, label).
+pub fn location_bucket(location: Option<&str>) -> (String, String) {
+    let Some(place) = location.map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()) else {
+        return ("".into(), "Unspecified".into());
+    };
+    let lowered = place.to_lowercase();
+    let words: Vec<&str> = lowered.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let remote = words.iter().any(|w| matches!(*w, "remote" | "anywhere" | "wfh" | "telecommute" | "telework" | "distributed"))
+        || lowered.contains("work from home")
+        || lowered.contains("home office")
+        || lowered.contains("home-based");
+    if remote { ("remote".into(), "Remote".into()) } else { (lowered, place) }
+}
+
+/// The month an application counts in: when it was applied, else created.
+pub fn month_of(snapshot: &ApplicationSnapshot) -> NaiveDate {
+    let at = snapshot.applied_at.unwrap_or(snapshot.created_at);
+    NaiveDate::from_ymd_opt(at.year(), at.month(), 1).expect("first of a month")
+}
+
+fn days_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    ((to - from).num_seconds() as f64 / SECONDS_PER_DAY).floor().max(0.0) as i64
+}
+
+fn stage_rank(status: &str) -> Option<usize> {
+    FUNNEL.iter().position(|s| *s == status)
+}
+
+/// Everything one application adds to its owner's counters.
+pub fn contribution(snapshot: &ApplicationSnapshot) -> Vec<CounterKey> {
+    let (location_key, location_label) = location_bucket(snapshot.location.as_deref());
+    let category = position_category(&snapshot.position);
+    let mut counters = vec![
+        counter(metric::TOTAL, "", ""),
+        counter(metric::MONTH, month_of(snapshot).format("%Y-%m").to_string(), ""),
+        counter(metric::STATUS, snapshot.status.as_str(), ""),
+        counter(metric::CATEGORY, category, category),
+        counter(metric::LOCATION, location_key, location_label),
+    ];
+    let history = &snapshot.status_history;
+    // Furthest funnel stage ever reached (an application created as INTERVIEW was applied).
+    let furthest = history.iter().filter_map(|h| stage_rank(&h.to)).max();
+    if let Some(furthest) = furthest {
+        counters.extend(FUNNEL[..=furthest].iter().map(|stage| counter(metric::REACHED, *stage, "")));
+    }
+    // First response: the first change after the first APPLIED to anything further, or REJECTED.
+    if let Some(applied_index) = history.iter().position(|h| h.to == "APPLIED") {
+        let applied_at = history[applied_index].at;
+        let response = history[applied_index + 1..].iter().find(|h| matches!(h.to.as_str(), "INTERVIEW" | "OFFER" | "REJECTED"));
+        if let Some(response) = response {
+            counters.push(counter(metric::RESPONDED, "", ""));
+            counters.push(counter(metric::FIRST_RESPONSE_DAYS, days_between(applied_at, response.at).to_string(), ""));
+        }
+    }
+    // Completed stays in each stage (the current one is still running).
+    for pair in history.windows(2) {
+        let days = days_between(pair[0].at, pair[1].at);
+        counters.push(counter(metric::STAGE_DAYS, format!("{}:{days}", pair[0].to), ""));
+    }
+    counters.sort();
+    counters
+}
+
+/// Net change of the counters when a contribution is replaced.
+pub fn delta(old: &[CounterKey], new: &[CounterKey]) -> BTreeMap<CounterKey, i64> {
+    let mut net = BTreeMap::new();
+    for key in old {
+        *net.entry(key.clone()).or_insert(0) -= 1;
+    }
+    for key in new {
+        *net.entry(key.clone()).or_insert(0) += 1;
+    }
+    net.retain(|_, n| *n != 0);
+    net
+}
+
+/// The median of a histogram of whole days (`days → count`), interpolating
+/// between the two middle samples when the count is even.
+pub fn median_days(histogram: &BTreeMap<i64, i64>) -> Option<f64> {
+    let total: i64 = histogram.values().sum();
+    if total <= 0 {
+        return None;
+    }
+    let nth = |n: i64| -> i64 {
+        let mut seen = 0;
+        for (days, count) in histogram {
+            seen += count;
+            if seen > n {
+                return *days;
+            }
+        }
+        *histogram.keys().last().expect("non-empty histogram")
+    };
+    Some(if total % 2 == 1 { nth(total / 2) as f64 } else { (nth(total / 2 - 1) + nth(total / 2)) as f64 / 2.0 })
+}
+
+/// Every month from `from` to `to`, inclusive, as first days.
+pub fn months(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+    let mut month = NaiveDate::from_ymd_opt(from.year(), from.month(), 1).expect("first of a month");
+    let last = NaiveDate::from_ymd_opt(to.year(), to.month(), 1).expect("first of a month");
+    let mut all = Vec::new();
+    while month <= last {
+        all.push(month);
+        month = month.checked_add_months(chrono::Months::new(1)).expect("a representable month");
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+    use jobtracker_kit::events::contracts::StatusChangeSnapshot;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn at(day: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap() + Duration::days(day)
+    }
+
+    fn snapshot(history: &[(&str, i64)]) -> ApplicationSnapshot {
+        let status_history: Vec<StatusChangeSnapshot> = history
+            .iter()
+            .enumerate()
+            .map(|(i, (to, day))| StatusChangeSnapshot {
+                from: (i > 0).then(|| history[i - 1].0.to_string()),
+                to: to.to_string(),
+                at: at(*day),
+                note: None,
+            })
+            .collect();
+        ApplicationSnapshot {
+            application_id: Uuid::now_v7(),
+            owner_id: Uuid::now_v7(),
+            company: "Acme".into(),
+            position: "Backend Engineer".into(),
+            location: Some(" Berlin ".into()),
+            salary: None,
+            job_url: None,
+            status: history.last().unwrap().0.into(),
+            applied_at: status_history.iter().find(|h| h.to == "APPLIED").map(|h| h.at),
+            created_at: at(history[0].1),
+            updated_at: at(history.last().unwrap().1),
+            status_history,
+        }
+    }
+
+    fn has(counters: &[CounterKey], metric: &str, key: &str) -> bool {
+        counters.iter().any(|c| c.metric == metric && c.key == key)
+    }
+
+    #[test]
+    fn remote_wordings_share_a_bucket_and_cities_group_case_insensitively() {
+        for remote in ["Remote", "remote (EU)", "Fully Remote", "Anywhere", "WFH", "Work from home", "Remote-first, Berlin"] {
+            assert_eq!(location_bucket(Some(remote)).1, "Remote", "{remote}");
+        }
+        assert_eq!(location_bucket(Some("  Berlin ")), ("berlin".into(), "Berlin".into()));
+        assert_eq!(location_bucket(Some("BERLIN")).0, "berlin");
+        assert_eq!(location_bucket(Some("New  York, NY")).1, "New York, NY");
+        assert_eq!(location_bucket(Some("Hybrid - Munich")).1, "Hybrid - Munich");
+        assert_eq!(location_bucket(None).1, "Unspecified");
+        assert_eq!(location_bucket(Some("   ")).1, "Unspecified");
+    }
+
+    #[test]
+    fn month_is_by_applied_at_falling_back_to_created_at() {
+        let applied = snapshot(&[("SAVED", 0), ("APPLIED", 40)]);
+        assert_eq!(month_of(&applied), NaiveDate::from_ymd_opt(2026, 2, 1).unwrap());
+        let saved = snapshot(&[("SAVED", 3)]);
+        assert_eq!(month_of(&saved), NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+    }
+
+    #[test]
+    fn funnel_and_response_come_from_the_history_not_the_current_status() {
+        // Interviewed then rejected: reached APPLIED and INTERVIEW; responded after 5 days.
+        let c = contribution(&snapshot(&[("SAVED", 0), ("APPLIED", 1), ("INTERVIEW", 6), ("REJECTED", 20)]));
+        assert!(has(&c, metric::REACHED, "APPLIED") && has(&c, metric::REACHED, "INTERVIEW"));
+        assert!(!has(&c, metric::REACHED, "OFFER"));
+        assert!(has(&c, metric::STATUS, "REJECTED"));
+        assert!(has(&c, metric::RESPONDED, ""));
+        assert!(has(&c, metric::FIRST_RESPONSE_DAYS, "5"));
+        assert!(has(&c, metric::STAGE_DAYS, "SAVED:1") && has(&c, metric::STAGE_DAYS, "APPLIED:5") && has(&c, metric::STAGE_DAYS, "INTERVIEW:14"));
+        // Applied, no answer yet: in the funnel, not responded.
+        let waiting = contribution(&snapshot(&[("APPLIED", 0)]));
+        assert!(has(&waiting, metric::REACHED, "APPLIED") && !has(&waiting, metric::RESPONDED, ""));
+        // Created straight into INTERVIEW: it was applied.
+        let direct = contribution(&snapshot(&[("INTERVIEW", 0)]));
+        assert!(has(&direct, metric::REACHED, "APPLIED") && has(&direct, metric::REACHED, "INTERVIEW"));
+        // Saved then rejected without applying: no response counted.
+        let dropped = contribution(&snapshot(&[("SAVED", 0), ("REJECTED", 2)]));
+        assert!(!has(&dropped, metric::REACHED, "APPLIED") && !has(&dropped, metric::RESPONDED, ""));
+    }
+
+    #[test]
+    fn replacing_a_contribution_moves_only_what_changed() {
+        let before = contribution(&snapshot(&[("SAVED", 0)]));
+        let after = contribution(&snapshot(&[("SAVED", 0), ("APPLIED", 2)]));
+        let net = delta(&before, &after);
+        assert_eq!(net.get(&counter(metric::STATUS, "SAVED", "")), Some(&-1));
+        assert_eq!(net.get(&counter(metric::STATUS, "APPLIED", "")), Some(&1));
+        assert_eq!(net.get(&counter(metric::REACHED, "APPLIED", "")), Some(&1));
+        assert!(!net.contains_key(&counter(metric::TOTAL, "", "")));
+        assert!(delta(&after, &after).is_empty());
+    }
+
+    #[test]
+    fn medians_from_day_histograms() {
+        assert_eq!(median_days(&BTreeMap::new()), None);
+        assert_eq!(median_days(&BTreeMap::from([(3, 1)])), Some(3.0));
+        assert_eq!(median_days(&BTreeMap::from([(1, 1), (3, 1), (10, 1)])), Some(3.0));
+        assert_eq!(median_days(&BTreeMap::from([(2, 2), (8, 2)])), Some(5.0));
+        assert_eq!(median_days(&BTreeMap::from([(1, 5), (100, 1)])), Some(1.0));
+    }
+
+    #[test]
+    fn months_include_both_ends() {
+        let all = months(NaiveDate::from_ymd_opt(2025, 11, 15).unwrap(), NaiveDate::from_ymd_opt(2026, 2, 3).unwrap());
+        let labels: Vec<String> = all.iter().map(|m| m.format("%Y-%m").to_string()).collect();
+        assert_eq!(labels, ["2025-11", "2025-12", "2026-01", "2026-02"]);
+    }
+}

@@ -1,0 +1,246 @@
+//! analytics' part of the supergraph: `Query.analytics`, the viewer's
+//! numbers, read from counters kept up to date by events.
+
+use std::collections::BTreeMap;
+
+use async_graphql::{
+    Context, EmptyMutation, EmptySubscription, Enum, InputValueError, InputValueResult, Object, Result, Scalar,
+    ScalarType, Schema, SchemaBuilder, SimpleObject, Value,
+};
+use chrono::{Datelike, Months, NaiveDate};
+use jobtracker_kit::AppError;
+use jobtracker_kit::graphql::require_viewer;
+
+use crate::classify::CATEGORIES;
+use crate::model::{FUNNEL, STATUSES, median_days, metric, months};
+use crate::store::{CounterRow, Store};
+
+pub type AnalyticsSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// The longest range `applicationsPerMonth` answers (20 years).
+const MAX_MONTHS: usize = 240;
+
+/// A calendar date, `YYYY-MM-DD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Date(pub NaiveDate);
+
+#[Scalar(name = "Date")]
+impl ScalarType for Date {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Date).map_err(|_| InputValueError::custom("expected YYYY-MM-DD")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.format("%Y-%m-%d").to_string())
+    }
+}
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApplicationStatus {
+    Saved,
+    Applied,
+    Interview,
+    Offer,
+    Rejected,
+}
+
+impl ApplicationStatus {
+    fn from_stored(value: &str) -> Self {
+        match value {
+            "APPLIED" => Self::Applied,
+            "INTERVIEW" => Self::Interview,
+            "OFFER" => Self::Offer,
+            "REJECTED" => Self::Rejected,
+            _ => Self::Saved,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct MonthCount {
+    /// YYYY-MM.
+    pub month: String,
+    pub count: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct StatusCount {
+    pub status: ApplicationStatus,
+    pub count: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct BucketCount {
+    pub label: String,
+    pub count: i32,
+}
+
+/// How many applications ever reached each stage (from the status history).
+#[derive(SimpleObject)]
+pub struct Funnel {
+    pub applied: i32,
+    pub interview: i32,
+    pub offer: i32,
+    /// interview / applied; null when nothing was applied.
+    pub applied_to_interview_rate: Option<f64>,
+    /// offer / interview; null when no interview was reached.
+    pub interview_to_offer_rate: Option<f64>,
+    /// offer / applied.
+    pub applied_to_offer_rate: Option<f64>,
+}
+
+#[derive(SimpleObject)]
+pub struct StageDuration {
+    pub status: ApplicationStatus,
+    /// Median whole days spent in this status before leaving it; null without samples.
+    pub median_days: Option<f64>,
+    /// Completed stays measured.
+    pub samples: i32,
+}
+
+/// The viewer's job-hunt numbers.
+pub struct Analytics {
+    counters: Vec<CounterRow>,
+}
+
+fn ratio(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+impl Analytics {
+    fn count(&self, metric: &str, key: &str) -> i64 {
+        self.counters.iter().find(|c| c.metric == metric && c.key == key).map_or(0, |c| c.count)
+    }
+
+    fn of(&self, metric: &'static str) -> impl Iterator<Item = &CounterRow> {
+        self.counters.iter().filter(move |c| c.metric == metric)
+    }
+
+    fn histogram(&self, metric: &'static str, prefix: &str) -> BTreeMap<i64, i64> {
+        self.of(metric)
+            .filter_map(|c| c.key.strip_prefix(prefix).and_then(|days| days.parse().ok()).map(|days: i64| (days, c.count)))
+            .fold(BTreeMap::new(), |mut h, (days, count)| {
+                *h.entry(days).or_insert(0) += count;
+                h
+            })
+    }
+
+    fn buckets(&self, metric: &'static str) -> Vec<BucketCount> {
+        let mut buckets: Vec<BucketCount> = self.of(metric).map(|c| BucketCount { label: c.label.clone(), count: c.count as i32 }).collect();
+        buckets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
+        buckets
+    }
+}
+
+#[Object]
+impl Analytics {
+    async fn total_applications(&self) -> i32 {
+        self.count(metric::TOTAL, "") as i32
+    }
+
+    /// Applications per month (by appliedAt, else createdAt), every month of
+    /// [from, to] including empty ones. Defaults: the last 12 months.
+    async fn applications_per_month(&self, from: Option<Date>, to: Option<Date>) -> Result<Vec<MonthCount>> {
+        let today = jobtracker_kit::db::now().date_naive();
+        let to = to.map_or(today, |d| d.0);
+        let from = from.map_or_else(|| to.with_day(1).and_then(|d| d.checked_sub_months(Months::new(11))).unwrap_or(to), |d| d.0);
+        if from > to {
+            return Err(AppError::bad_input("from", "from must not be after to").into());
+        }
+        let months = months(from, to);
+        if months.len() > MAX_MONTHS {
+            return Err(AppError::bad_input("to", format!("at most {MAX_MONTHS} months")).into());
+        }
+        Ok(months
+            .into_iter()
+            .map(|month| {
+                let key = month.format("%Y-%m").to_string();
+                MonthCount { count: self.count(metric::MONTH, &key) as i32, month: key }
+            })
+            .collect())
+    }
+
+    /// Every status, zeros included.
+    async fn status_breakdown(&self) -> Vec<StatusCount> {
+        STATUSES
+            .iter()
+            .map(|s| StatusCount { status: ApplicationStatus::from_stored(s), count: self.count(metric::STATUS, s) as i32 })
+            .collect()
+    }
+
+    /// Every position category (Frontend, Backend, Full-stack, Mobile, DevOps, Data,
+    /// ML/AI, QA, Security, Design, Product, Management, Other), largest first, zeros included.
+    async fn position_distribution(&self) -> Vec<BucketCount> {
+        let mut buckets: Vec<BucketCount> =
+            CATEGORIES.iter().map(|c| BucketCount { label: c.to_string(), count: self.count(metric::CATEGORY, c) as i32 }).collect();
+        buckets.sort_by(|a, b| b.count.cmp(&a.count));
+        buckets
+    }
+
+    /// By location, largest first; "Remote" is one bucket whatever the wording.
+    async fn location_distribution(&self) -> Vec<BucketCount> {
+        self.buckets(metric::LOCATION)
+    }
+
+    /// Applications that ever reached APPLIED, INTERVIEW, OFFER.
+    async fn funnel(&self) -> Funnel {
+        let [applied, interview, offer] = FUNNEL.map(|stage| self.count(metric::REACHED, stage));
+        Funnel {
+            applied: applied as i32,
+            interview: interview as i32,
+            offer: offer as i32,
+            applied_to_interview_rate: ratio(interview, applied),
+            interview_to_offer_rate: ratio(offer, interview),
+            applied_to_offer_rate: ratio(offer, applied),
+        }
+    }
+
+    /// Share of applied applications that got an answer (moved on, or were
+    /// rejected); null when nothing was applied.
+    async fn response_rate(&self) -> Option<f64> {
+        ratio(self.count(metric::RESPONDED, ""), self.count(metric::REACHED, "APPLIED"))
+    }
+
+    /// Median whole days from applying to the first answer.
+    async fn median_days_to_first_response(&self) -> Option<f64> {
+        median_days(&self.histogram(metric::FIRST_RESPONSE_DAYS, ""))
+    }
+
+    /// Median whole days spent in each status before leaving it.
+    async fn median_days_in_stage(&self) -> Vec<StageDuration> {
+        STATUSES
+            .iter()
+            .map(|status| {
+                let histogram = self.histogram(metric::STAGE_DAYS, &format!("{status}:"));
+                StageDuration {
+                    status: ApplicationStatus::from_stored(status),
+                    samples: histogram.values().sum::<i64>() as i32,
+                    median_days: median_days(&histogram),
+                }
+            })
+            .collect()
+    }
+
+    /// Interviews scheduled and not cancelled.
+    async fn interview_count(&self) -> i32 {
+        self.count(metric::INTERVIEWS, "") as i32
+    }
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The viewer's analytics.
+    async fn analytics(&self, ctx: &Context<'_>) -> Result<Analytics> {
+        let viewer = require_viewer(ctx)?;
+        Ok(Analytics { counters: ctx.data_unchecked::<Store>().counters(viewer.user_id).await? })
+    }
+}
+
+pub fn schema_builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
+    Schema::build(Query, EmptyMutation, EmptySubscription).enable_federation().extension(async_graphql::extensions::Tracing)
+}
