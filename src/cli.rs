@@ -26,6 +26,11 @@ pub enum Command {
     },
     /// Creates every service's database if missing and runs its migrations.
     Migrate,
+    /// Analytics maintenance.
+    Analytics {
+        #[command(subcommand)]
+        command: AnalyticsCommand,
+    },
     /// Fills the databases with realistic demo data (services' own code paths).
     Seed {
         #[arg(long, default_value_t = 1)]
@@ -39,6 +44,13 @@ pub enum Command {
     },
 }
 
+#[derive(Subcommand)]
+pub enum AnalyticsCommand {
+    /// Empties the read models and replays every event from the applications
+    /// and interviews outboxes.
+    Rebuild,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Target {
     All,
@@ -47,11 +59,13 @@ pub enum Target {
     Users,
     Applications,
     Interviews,
+    Analytics,
 }
 
 impl Target {
     /// The subgraphs, in start order.
-    pub const SUBGRAPHS: [Target; 4] = [Target::Auth, Target::Users, Target::Applications, Target::Interviews];
+    pub const SUBGRAPHS: [Target; 5] =
+        [Target::Auth, Target::Users, Target::Applications, Target::Interviews, Target::Analytics];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -61,6 +75,7 @@ impl Target {
             Target::Users => jobtracker_users::SERVICE,
             Target::Applications => jobtracker_applications::SERVICE,
             Target::Interviews => jobtracker_interviews::SERVICE,
+            Target::Analytics => jobtracker_analytics::SERVICE,
         }
     }
 }
@@ -75,6 +90,7 @@ async fn build(target: Target) -> anyhow::Result<ServiceApp> {
         Target::Users => jobtracker_users::build(jobtracker_users::Config::from_env()?).await,
         Target::Applications => jobtracker_applications::build(jobtracker_applications::Config::from_env()?).await,
         Target::Interviews => jobtracker_interviews::build(jobtracker_interviews::Config::from_env()?).await,
+        Target::Analytics => jobtracker_analytics::build(jobtracker_analytics::Config::from_env()?).await,
         Target::All | Target::Router => unreachable!("not a subgraph: {target:?}"),
     }
 }
@@ -106,6 +122,8 @@ pub fn migrate() -> anyhow::Result<()> {
         db::bootstrap(&applications.service.database, jobtracker_applications::MIGRATIONS).await?;
         let interviews = jobtracker_interviews::Config::from_env()?;
         db::bootstrap(&interviews.service.database, jobtracker_interviews::MIGRATIONS).await?;
+        let analytics = jobtracker_analytics::Config::from_env()?;
+        db::bootstrap(&analytics.service.database, jobtracker_analytics::MIGRATIONS).await?;
         tracing::info!("databases migrated");
         Ok(())
     })
@@ -114,4 +132,18 @@ pub fn migrate() -> anyhow::Result<()> {
 pub fn seed(users: usize, applications: usize, seed: u64) -> anyhow::Result<()> {
     jobtracker_kit::telemetry::init();
     runtime()?.block_on(crate::seed::run(crate::seed::SeedOptions { users, applications, seed }))
+}
+
+pub fn analytics_rebuild() -> anyhow::Result<()> {
+    jobtracker_kit::telemetry::init();
+    runtime()?.block_on(async {
+        let analytics = jobtracker_analytics::Config::from_env()?.service.database;
+        let sources = [
+            jobtracker_applications::Config::from_env()?.service.database,
+            jobtracker_interviews::Config::from_env()?.service.database,
+        ];
+        let report = jobtracker_analytics::rebuild::rebuild(&analytics, &sources).await?;
+        println!("replayed {} events ({} changed the numbers)", report.events, report.applied);
+        Ok(())
+    })
 }

@@ -19,5 +19,6 @@ fn main() -> anyhow::Result<()> {
         Command::Run { target, .. } => cli::run_subgraph(target),
         Command::Migrate => cli::migrate(),
         Command::Seed { users, applications, seed } => cli::seed(users, applications, seed),
+        Command::Analytics { command: cli::AnalyticsCommand::Rebuild } => cli::analytics_rebuild(),
     }
 }

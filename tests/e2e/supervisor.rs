@@ -18,7 +18,7 @@ fn free_port() -> u16 {
 async fn run_all_serves_through_the_router_and_stops_on_ctrl_c() {
     let env = TestEnv::new();
     let (auth_port, users_port, router_port) = (free_port(), free_port(), free_port());
-    let (applications_port, interviews_port) = (free_port(), free_port());
+    let (applications_port, interviews_port, analytics_port) = (free_port(), free_port(), free_port());
     let mut child = tokio::process::Command::new(binary())
         .arg("run")
         .env("AUTH_PORT", auth_port.to_string())
@@ -32,6 +32,9 @@ async fn run_all_serves_through_the_router_and_stops_on_ctrl_c() {
         .env("INTERVIEWS_URL", format!("http://127.0.0.1:{interviews_port}"))
         .env("APPLICATIONS_DATABASE", env.database("applications").name)
         .env("INTERVIEWS_DATABASE", env.database("interviews").name)
+        .env("ANALYTICS_PORT", analytics_port.to_string())
+        .env("ANALYTICS_URL", format!("http://127.0.0.1:{analytics_port}"))
+        .env("ANALYTICS_DATABASE", env.database("analytics").name)
         .env("AUTH_DATABASE", env.database("auth").name)
         .env("USERS_DATABASE", env.database("users").name)
         .env("EVENTS_PREFIX", &env.bus.prefix)

@@ -84,6 +84,14 @@ pub async fn spawn_interviews(env: &TestEnv, auth_url: &str, applications_url: &
     Running::start(jobtracker_interviews::build(config).await.expect("interviews starts"))
 }
 
+pub async fn spawn_analytics(env: &TestEnv, auth_url: &str) -> Running {
+    let config = jobtracker_analytics::Config {
+        service: env.service_config(jobtracker_analytics::SERVICE),
+        auth_url: auth_url.to_string(),
+    };
+    Running::start(jobtracker_analytics::build(config).await.expect("analytics starts"))
+}
+
 /// Every subgraph, wired to each other, with fresh databases.
 pub struct Stack {
     pub env: TestEnv,
@@ -91,6 +99,7 @@ pub struct Stack {
     pub users: Running,
     pub applications: Running,
     pub interviews: Running,
+    pub analytics: Running,
 }
 
 impl Stack {
@@ -100,7 +109,8 @@ impl Stack {
         let users = spawn_users(&env, &auth.url()).await;
         let applications = spawn_applications(&env, &auth.url()).await;
         let interviews = spawn_interviews(&env, &auth.url(), &applications.url()).await;
-        Self { env, auth, users, applications, interviews }
+        let analytics = spawn_analytics(&env, &auth.url()).await;
+        Self { env, auth, users, applications, interviews, analytics }
     }
 
     /// `<NAME>_URL` for the router, per subgraph.
@@ -110,6 +120,7 @@ impl Stack {
             ("USERS_URL".into(), self.users.url()),
             ("APPLICATIONS_URL".into(), self.applications.url()),
             ("INTERVIEWS_URL".into(), self.interviews.url()),
+            ("ANALYTICS_URL".into(), self.analytics.url()),
         ]
     }
 }

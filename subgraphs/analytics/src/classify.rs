@@ -4,24 +4,155 @@
 
 /// The categories, in the order the API lists them.
 pub const CATEGORIES: [&str; 13] = [
-    "Frontend", "Backend", "Full-stack", "Mobile", "DevOps", "Data", "ML/AI", "QA", "Security", "Design", "Product",
-    "Management", "Other",
+    "Frontend",
+    "Backend",
+    "Full-stack",
+    "Mobile",
+    "DevOps",
+    "Data",
+    "ML/AI",
+    "QA",
+    "Security",
+    "Design",
+    "Product",
+    "Management",
+    "Other",
 ];
 
 /// (category, phrases): a phrase matches whole words of the normalised title.
 const RULES: &[(&str, &[&str])] = &[
-    ("Management", &["engineering manager", "head of", "director", "vp", "vice president", "cto", "chief", "team lead", "manager engineering", "development manager", "delivery manager"]),
-    ("Product", &["product manager", "product owner", "technical product owner", "product lead", "product management", "pm"]),
-    ("ML/AI", &["machine learning", "ml", "ai", "artificial intelligence", "deep learning", "llm", "nlp", "computer vision", "mlops", "ml ops"]),
-    ("Security", &["security", "appsec", "devsecops", "penetration", "pentester", "infosec", "soc analyst", "cyber", "cybersecurity"]),
-    ("QA", &["qa", "quality assurance", "test", "tester", "testing", "sdet", "quality engineer", "automation engineer"]),
-    ("DevOps", &["devops", "sre", "site reliability", "platform engineer", "platform engineering", "infrastructure", "cloud engineer", "cloud infrastructure", "kubernetes", "release engineer", "build engineer", "reliability"]),
+    (
+        "Management",
+        &[
+            "engineering manager",
+            "head of",
+            "director",
+            "vp",
+            "vice president",
+            "cto",
+            "chief",
+            "team lead",
+            "manager engineering",
+            "development manager",
+            "delivery manager",
+        ],
+    ),
+    (
+        "Product",
+        &["product manager", "product owner", "technical product owner", "product lead", "product management", "pm"],
+    ),
+    (
+        "ML/AI",
+        &[
+            "machine learning",
+            "ml",
+            "ai",
+            "artificial intelligence",
+            "deep learning",
+            "llm",
+            "nlp",
+            "computer vision",
+            "mlops",
+            "ml ops",
+        ],
+    ),
+    (
+        "Security",
+        &[
+            "security",
+            "appsec",
+            "devsecops",
+            "penetration",
+            "pentester",
+            "infosec",
+            "soc analyst",
+            "cyber",
+            "cybersecurity",
+        ],
+    ),
+    (
+        "QA",
+        &["qa", "quality assurance", "test", "tester", "testing", "sdet", "quality engineer", "automation engineer"],
+    ),
+    (
+        "DevOps",
+        &[
+            "devops",
+            "sre",
+            "site reliability",
+            "platform engineer",
+            "platform engineering",
+            "infrastructure",
+            "cloud engineer",
+            "cloud infrastructure",
+            "kubernetes",
+            "release engineer",
+            "build engineer",
+            "reliability",
+        ],
+    ),
     ("Mobile", &["mobile", "ios", "android", "react native", "flutter", "swift", "kotlin", "xamarin"]),
     ("Full-stack", &["full stack", "fullstack", "full-stack"]),
-    ("Data", &["data", "analyst", "analytics", "bi", "business intelligence", "etl", "data scientist", "statistician", "dbt"]),
-    ("Frontend", &["frontend", "front end", "front-end", "react", "vue", "angular", "javascript", "typescript", "css", "web developer", "ui engineer", "svelte"]),
+    (
+        "Data",
+        &[
+            "data",
+            "analyst",
+            "analytics",
+            "bi",
+            "business intelligence",
+            "etl",
+            "data scientist",
+            "statistician",
+            "dbt",
+        ],
+    ),
+    (
+        "Frontend",
+        &[
+            "frontend",
+            "front end",
+            "front-end",
+            "react",
+            "vue",
+            "angular",
+            "javascript",
+            "typescript",
+            "css",
+            "web developer",
+            "ui engineer",
+            "svelte",
+        ],
+    ),
     ("Design", &["designer", "design", "ux", "ui", "user experience", "user interface", "illustrator", "visual"]),
-    ("Backend", &["backend", "back end", "back-end", "server", "api", "rust", "golang", "go", "java", "python", "ruby", "php", "elixir", "node", "nodejs", "c#", ".net", "scala", "software engineer", "software developer", "programmer", "developer", "engineer"]),
+    (
+        "Backend",
+        &[
+            "backend",
+            "back end",
+            "back-end",
+            "server",
+            "api",
+            "rust",
+            "golang",
+            "go",
+            "java",
+            "python",
+            "ruby",
+            "php",
+            "elixir",
+            "node",
+            "nodejs",
+            "c#",
+            ".net",
+            "scala",
+            "software engineer",
+            "software developer",
+            "programmer",
+            "developer",
+            "engineer",
+        ],
+    ),
 ];
 
 /// The words of a title, lower-cased, punctuation turned into spaces (but
@@ -38,7 +169,8 @@ fn normalise(title: &str) -> String {
 fn contains_phrase(words: &str, phrase: &str) -> bool {
     let padded = format!(" {words} ");
     // "full-stack" also matches "full stack"; hyphens split words otherwise.
-    padded.contains(&format!(" {phrase} ")) || padded.replace('-', " ").contains(&format!(" {} ", phrase.replace('-', " ")))
+    padded.contains(&format!(" {phrase} "))
+        || padded.replace('-', " ").contains(&format!(" {} ", phrase.replace('-', " ")))
 }
 
 /// The category of a job title.

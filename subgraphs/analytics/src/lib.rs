@@ -44,5 +44,7 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let schema = schema_builder().data(Store::new(pool.clone())).finish();
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::for_auth_service(&config.auth_url));
     let events = Consumer::new(ANALYTICS_EVENTS, pool, config.service.bus, AnalyticsHandler);
-    Ok(ServiceApp::bind(SERVICE, config.service.addr, routes).await?.with_worker("events", move |token| events.run(token)))
+    Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
+        .await?
+        .with_worker("events", move |token| events.run(token)))
 }

@@ -44,15 +44,17 @@ pub mod metric {
 /// Location bucket: any remote wording is "Remote"; otherwise the place as
 /// typed, trimmed, grouped case-insensitively. Returns (key, label).
 pub fn location_bucket(location: Option<&str>) -> (String, String) {
-    let Some(place) = location.map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()) else {
+    let Some(place) = location.map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty())
+    else {
         return ("".into(), "Unspecified".into());
     };
     let lowered = place.to_lowercase();
     let words: Vec<&str> = lowered.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    let remote = words.iter().any(|w| matches!(*w, "remote" | "anywhere" | "wfh" | "telecommute" | "telework" | "distributed"))
-        || lowered.contains("work from home")
-        || lowered.contains("home office")
-        || lowered.contains("home-based");
+    let remote =
+        words.iter().any(|w| matches!(*w, "remote" | "anywhere" | "wfh" | "telecommute" | "telework" | "distributed"))
+            || lowered.contains("work from home")
+            || lowered.contains("home office")
+            || lowered.contains("home-based");
     if remote { ("remote".into(), "Remote".into()) } else { (lowered, place) }
 }
 
@@ -90,7 +92,8 @@ pub fn contribution(snapshot: &ApplicationSnapshot) -> Vec<CounterKey> {
     // First response: the first change after the first APPLIED to anything further, or REJECTED.
     if let Some(applied_index) = history.iter().position(|h| h.to == "APPLIED") {
         let applied_at = history[applied_index].at;
-        let response = history[applied_index + 1..].iter().find(|h| matches!(h.to.as_str(), "INTERVIEW" | "OFFER" | "REJECTED"));
+        let response =
+            history[applied_index + 1..].iter().find(|h| matches!(h.to.as_str(), "INTERVIEW" | "OFFER" | "REJECTED"));
         if let Some(response) = response {
             counters.push(counter(metric::RESPONDED, "", ""));
             counters.push(counter(metric::FIRST_RESPONSE_DAYS, days_between(applied_at, response.at).to_string(), ""));
@@ -195,7 +198,9 @@ mod tests {
 
     #[test]
     fn remote_wordings_share_a_bucket_and_cities_group_case_insensitively() {
-        for remote in ["Remote", "remote (EU)", "Fully Remote", "Anywhere", "WFH", "Work from home", "Remote-first, Berlin"] {
+        for remote in
+            ["Remote", "remote (EU)", "Fully Remote", "Anywhere", "WFH", "Work from home", "Remote-first, Berlin"]
+        {
             assert_eq!(location_bucket(Some(remote)).1, "Remote", "{remote}");
         }
         assert_eq!(location_bucket(Some("  Berlin ")), ("berlin".into(), "Berlin".into()));
@@ -223,7 +228,11 @@ mod tests {
         assert!(has(&c, metric::STATUS, "REJECTED"));
         assert!(has(&c, metric::RESPONDED, ""));
         assert!(has(&c, metric::FIRST_RESPONSE_DAYS, "5"));
-        assert!(has(&c, metric::STAGE_DAYS, "SAVED:1") && has(&c, metric::STAGE_DAYS, "APPLIED:5") && has(&c, metric::STAGE_DAYS, "INTERVIEW:14"));
+        assert!(
+            has(&c, metric::STAGE_DAYS, "SAVED:1")
+                && has(&c, metric::STAGE_DAYS, "APPLIED:5")
+                && has(&c, metric::STAGE_DAYS, "INTERVIEW:14")
+        );
         // Applied, no answer yet: in the funnel, not responded.
         let waiting = contribution(&snapshot(&[("APPLIED", 0)]));
         assert!(has(&waiting, metric::REACHED, "APPLIED") && !has(&waiting, metric::RESPONDED, ""));

@@ -57,16 +57,19 @@ pub async fn rebuild(analytics: &DatabaseConfig, sources: &[DatabaseConfig]) -> 
             .await?;
             let Some(last) = rows.last() else { break };
             after = last.seq;
-            let events = rows.iter().map(|r| serde_json::from_str::<Envelope>(&r.envelope)).collect::<Result<Vec<_>, _>>()?;
+            let events =
+                rows.iter().map(|r| serde_json::from_str::<Envelope>(&r.envelope)).collect::<Result<Vec<_>, _>>()?;
             let applied = target
                 .transaction(async |conn| -> anyhow::Result<usize> {
                     let mut applied = 0;
                     for event in &events {
-                        diesel::sql_query("INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                            .bind::<Text, _>(ANALYTICS_EVENTS.name)
-                            .bind::<diesel::sql_types::Uuid, _>(event.id)
-                            .execute(conn)
-                            .await?;
+                        diesel::sql_query(
+                            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                        )
+                        .bind::<Text, _>(ANALYTICS_EVENTS.name)
+                        .bind::<diesel::sql_types::Uuid, _>(event.id)
+                        .execute(conn)
+                        .await?;
                         applied += usize::from(apply(conn, event).await?);
                     }
                     Ok(applied)

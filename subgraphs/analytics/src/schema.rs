@@ -28,7 +28,9 @@ pub struct Date(pub NaiveDate);
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Date).map_err(|_| InputValueError::custom("expected YYYY-MM-DD")),
+            Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(Date)
+                .map_err(|_| InputValueError::custom("expected YYYY-MM-DD")),
             _ => Err(InputValueError::expected_type(value)),
         }
     }
@@ -121,7 +123,9 @@ impl Analytics {
 
     fn histogram(&self, metric: &'static str, prefix: &str) -> BTreeMap<i64, i64> {
         self.of(metric)
-            .filter_map(|c| c.key.strip_prefix(prefix).and_then(|days| days.parse().ok()).map(|days: i64| (days, c.count)))
+            .filter_map(|c| {
+                c.key.strip_prefix(prefix).and_then(|days| days.parse().ok()).map(|days: i64| (days, c.count))
+            })
             .fold(BTreeMap::new(), |mut h, (days, count)| {
                 *h.entry(days).or_insert(0) += count;
                 h
@@ -129,7 +133,8 @@ impl Analytics {
     }
 
     fn buckets(&self, metric: &'static str) -> Vec<BucketCount> {
-        let mut buckets: Vec<BucketCount> = self.of(metric).map(|c| BucketCount { label: c.label.clone(), count: c.count as i32 }).collect();
+        let mut buckets: Vec<BucketCount> =
+            self.of(metric).map(|c| BucketCount { label: c.label.clone(), count: c.count as i32 }).collect();
         buckets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
         buckets
     }
@@ -146,7 +151,8 @@ impl Analytics {
     async fn applications_per_month(&self, from: Option<Date>, to: Option<Date>) -> Result<Vec<MonthCount>> {
         let today = jobtracker_kit::db::now().date_naive();
         let to = to.map_or(today, |d| d.0);
-        let from = from.map_or_else(|| to.with_day(1).and_then(|d| d.checked_sub_months(Months::new(11))).unwrap_or(to), |d| d.0);
+        let from = from
+            .map_or_else(|| to.with_day(1).and_then(|d| d.checked_sub_months(Months::new(11))).unwrap_or(to), |d| d.0);
         if from > to {
             return Err(AppError::bad_input("from", "from must not be after to").into());
         }
@@ -167,16 +173,21 @@ impl Analytics {
     async fn status_breakdown(&self) -> Vec<StatusCount> {
         STATUSES
             .iter()
-            .map(|s| StatusCount { status: ApplicationStatus::from_stored(s), count: self.count(metric::STATUS, s) as i32 })
+            .map(|s| StatusCount {
+                status: ApplicationStatus::from_stored(s),
+                count: self.count(metric::STATUS, s) as i32,
+            })
             .collect()
     }
 
     /// Every position category (Frontend, Backend, Full-stack, Mobile, DevOps, Data,
     /// ML/AI, QA, Security, Design, Product, Management, Other), largest first, zeros included.
     async fn position_distribution(&self) -> Vec<BucketCount> {
-        let mut buckets: Vec<BucketCount> =
-            CATEGORIES.iter().map(|c| BucketCount { label: c.to_string(), count: self.count(metric::CATEGORY, c) as i32 }).collect();
-        buckets.sort_by(|a, b| b.count.cmp(&a.count));
+        let mut buckets: Vec<BucketCount> = CATEGORIES
+            .iter()
+            .map(|c| BucketCount { label: c.to_string(), count: self.count(metric::CATEGORY, c) as i32 })
+            .collect();
+        buckets.sort_by_key(|b| std::cmp::Reverse(b.count));
         buckets
     }
 
@@ -242,5 +253,7 @@ impl Query {
 }
 
 pub fn schema_builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query, EmptyMutation, EmptySubscription).enable_federation().extension(async_graphql::extensions::Tracing)
+    Schema::build(Query, EmptyMutation, EmptySubscription)
+        .enable_federation()
+        .extension(async_graphql::extensions::Tracing)
 }

@@ -43,11 +43,13 @@ pub async fn apply_application(
     version: i64,
     contribution: Option<Vec<CounterKey>>,
 ) -> anyhow::Result<bool> {
-    diesel::sql_query("INSERT INTO application_facts (application_id, owner_id, version) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING")
-        .bind::<SqlUuid, _>(application)
-        .bind::<SqlUuid, _>(owner)
-        .execute(conn)
-        .await?;
+    diesel::sql_query(
+        "INSERT INTO application_facts (application_id, owner_id, version) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING",
+    )
+    .bind::<SqlUuid, _>(application)
+    .bind::<SqlUuid, _>(owner)
+    .execute(conn)
+    .await?;
     let fact: Fact = diesel::sql_query(
         "SELECT version, deleted, contribution FROM application_facts WHERE application_id = $1 AND owner_id = $2 FOR UPDATE",
     )
@@ -61,24 +63,34 @@ pub async fn apply_application(
     let old: Vec<CounterKey> = serde_json::from_value(fact.contribution)?;
     let new = contribution.clone().unwrap_or_default();
     add_counters(conn, owner, &delta(&old, &new)).await?;
-    diesel::sql_query("UPDATE application_facts SET version = $2, deleted = $3, contribution = $4 WHERE application_id = $1")
-        .bind::<SqlUuid, _>(application)
-        .bind::<BigInt, _>(version)
-        .bind::<Bool, _>(contribution.is_none())
-        .bind::<Jsonb, _>(serde_json::to_value(&new)?)
-        .execute(conn)
-        .await?;
+    diesel::sql_query(
+        "UPDATE application_facts SET version = $2, deleted = $3, contribution = $4 WHERE application_id = $1",
+    )
+    .bind::<SqlUuid, _>(application)
+    .bind::<BigInt, _>(version)
+    .bind::<Bool, _>(contribution.is_none())
+    .bind::<Jsonb, _>(serde_json::to_value(&new)?)
+    .execute(conn)
+    .await?;
     Ok(true)
 }
 
 /// Applies the latest state of an interview: counted when it exists and is
 /// not cancelled.
-pub async fn apply_interview(conn: &mut AsyncPgConnection, owner: Uuid, interview: Uuid, version: i64, counted: bool) -> anyhow::Result<bool> {
-    diesel::sql_query("INSERT INTO interview_facts (interview_id, owner_id, version) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING")
-        .bind::<SqlUuid, _>(interview)
-        .bind::<SqlUuid, _>(owner)
-        .execute(conn)
-        .await?;
+pub async fn apply_interview(
+    conn: &mut AsyncPgConnection,
+    owner: Uuid,
+    interview: Uuid,
+    version: i64,
+    counted: bool,
+) -> anyhow::Result<bool> {
+    diesel::sql_query(
+        "INSERT INTO interview_facts (interview_id, owner_id, version) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING",
+    )
+    .bind::<SqlUuid, _>(interview)
+    .bind::<SqlUuid, _>(owner)
+    .execute(conn)
+    .await?;
     #[derive(diesel::QueryableByName)]
     struct InterviewFact {
         #[diesel(sql_type = BigInt)]
@@ -86,11 +98,13 @@ pub async fn apply_interview(conn: &mut AsyncPgConnection, owner: Uuid, intervie
         #[diesel(sql_type = Bool)]
         counted: bool,
     }
-    let fact: InterviewFact = diesel::sql_query("SELECT version, counted FROM interview_facts WHERE interview_id = $1 AND owner_id = $2 FOR UPDATE")
-        .bind::<SqlUuid, _>(interview)
-        .bind::<SqlUuid, _>(owner)
-        .get_result(conn)
-        .await?;
+    let fact: InterviewFact = diesel::sql_query(
+        "SELECT version, counted FROM interview_facts WHERE interview_id = $1 AND owner_id = $2 FOR UPDATE",
+    )
+    .bind::<SqlUuid, _>(interview)
+    .bind::<SqlUuid, _>(owner)
+    .get_result(conn)
+    .await?;
     if version <= fact.version {
         return Ok(false);
     }
@@ -108,7 +122,11 @@ pub async fn apply_interview(conn: &mut AsyncPgConnection, owner: Uuid, intervie
     Ok(true)
 }
 
-async fn add_counters(conn: &mut AsyncPgConnection, owner: Uuid, changes: &BTreeMap<CounterKey, i64>) -> anyhow::Result<()> {
+async fn add_counters(
+    conn: &mut AsyncPgConnection,
+    owner: Uuid,
+    changes: &BTreeMap<CounterKey, i64>,
+) -> anyhow::Result<()> {
     if changes.is_empty() {
         return Ok(());
     }
@@ -128,7 +146,10 @@ async fn add_counters(conn: &mut AsyncPgConnection, owner: Uuid, changes: &BTree
     .bind::<Array<BigInt>, _>(counts)
     .execute(conn)
     .await?;
-    diesel::sql_query("DELETE FROM user_counters WHERE owner_id = $1 AND count = 0").bind::<SqlUuid, _>(owner).execute(conn).await?;
+    diesel::sql_query("DELETE FROM user_counters WHERE owner_id = $1 AND count = 0")
+        .bind::<SqlUuid, _>(owner)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

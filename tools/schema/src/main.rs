@@ -59,6 +59,7 @@ fn subgraph_sdl(name: &str) -> anyhow::Result<String> {
         "users" => jobtracker_users::schema_builder().finish().sdl_with_options(export_options()),
         "applications" => jobtracker_applications::schema_builder().finish().sdl_with_options(export_options()),
         "interviews" => jobtracker_interviews::schema_builder().finish().sdl_with_options(export_options()),
+        "analytics" => jobtracker_analytics::schema_builder().finish().sdl_with_options(export_options()),
         other => bail!("supergraph.yaml names {other:?}, which is not a subgraph of this workspace"),
     })
 }

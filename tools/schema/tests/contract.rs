@@ -29,6 +29,7 @@ const IMPLEMENTED_ROOT_FIELDS: &[&str] = &[
     "Mutation.updateInterview",
     "Mutation.cancelInterview",
     "Mutation.deleteInterview",
+    "Query.analytics",
 ];
 
 /// Types that must exist now.
@@ -63,6 +64,11 @@ const IMPLEMENTED_TYPES: &[&str] = &[
     "InterviewFilter",
     "InterviewConnection",
     "InterviewEdge",
+    "Date",
+    "MonthCount",
+    "StatusCount",
+    "BucketCount",
+    "Analytics",
 ];
 
 /// Contract fields of implemented types that belong to subgraphs not built yet.

@@ -24,7 +24,8 @@ pub const INTERVIEWS_APPLICATIONS: QueueSpec =
     QueueSpec { name: "interviews.applications", bindings: &[super::contracts::APPLICATION_DELETED] };
 
 /// analytics: every application and interview change, into the read models.
-pub const ANALYTICS_EVENTS: QueueSpec = QueueSpec { name: "analytics.events", bindings: &["application.*", "interview.*"] };
+pub const ANALYTICS_EVENTS: QueueSpec =
+    QueueSpec { name: "analytics.events", bindings: &["application.*", "interview.*"] };
 
 /// Every consumer queue in the system (ARCHITECTURE.md's event table).
 pub const QUEUES: &[QueueSpec] = &[USERS_ACCOUNTS, INTERVIEWS_APPLICATIONS, ANALYTICS_EVENTS];

@@ -1,0 +1,6 @@
+//! analytics' integration tests: the subgraphs it listens to, with their
+//! real outboxes, relays and RabbitMQ, and analytics consuming them.
+
+mod helpers;
+mod numbers;
+mod replay;

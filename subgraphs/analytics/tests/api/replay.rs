@@ -1,0 +1,112 @@
+use std::time::Duration;
+
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use jobtracker_kit::events::Envelope;
+use lapin::BasicProperties;
+use lapin::options::BasicPublishOptions;
+use uuid::Uuid;
+
+use crate::helpers::{TestAnalytics, scenario, scenario_settled};
+
+#[derive(diesel::QueryableByName)]
+struct Row {
+    #[diesel(sql_type = Text)]
+    envelope: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+/// Every application and interview event the services published, in order.
+async fn published(app: &TestAnalytics) -> Vec<Envelope> {
+    let mut events = Vec::new();
+    for service in ["applications", "interviews"] {
+        let mut conn = AsyncPgConnection::establish(&app.stack.env.database(service).url()).await.unwrap();
+        let rows: Vec<Row> = diesel::sql_query("SELECT envelope::text AS envelope FROM outbox ORDER BY seq")
+            .load(&mut conn)
+            .await
+            .unwrap();
+        events.extend(rows.iter().map(|r| serde_json::from_str::<Envelope>(&r.envelope).unwrap()));
+    }
+    events
+}
+
+async fn processed(app: &TestAnalytics) -> i64 {
+    let mut conn = AsyncPgConnection::establish(&app.stack.env.database("analytics").url()).await.unwrap();
+    let count: Count =
+        diesel::sql_query("SELECT count(*) AS count FROM processed_events").get_result(&mut conn).await.unwrap();
+    count.count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redelivered_or_out_of_order_events_never_double_count() {
+    let app = TestAnalytics::spawn().await;
+    let ada = app.user("Ada").await;
+    scenario(&ada).await;
+    let before = ada.analytics_when(scenario_settled).await;
+    let events = published(&app).await;
+    assert!(events.len() >= 10);
+    let processed_before = processed(&app).await;
+
+    let connection = app.stack.env.bus.connect().await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let exchange = app.stack.env.bus.events_exchange();
+    let publish = async |event: &Envelope| {
+        channel
+            .basic_publish(
+                exchange.as_str().into(),
+                event.event_type.as_str().into(),
+                BasicPublishOptions::default(),
+                &serde_json::to_vec(event).unwrap(),
+                BasicProperties::default(),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    };
+    // Redelivery: the same events again.
+    for event in &events {
+        publish(event).await;
+    }
+    // Out of order: the same changes as new messages, newest first (stale versions).
+    for event in events.iter().rev() {
+        publish(&Envelope { id: Uuid::now_v7(), ..event.clone() }).await;
+    }
+
+    // Wait until every new message has been consumed (duplicates add no row).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while processed(&app).await < processed_before + events.len() as i64 {
+        assert!(tokio::time::Instant::now() < deadline, "replayed events not consumed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ada.analytics().await, before, "numbers unchanged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuilding_from_the_outboxes_yields_identical_numbers() {
+    let app = TestAnalytics::spawn().await;
+    let ada = app.user("Ada").await;
+    let grace = app.user("Grace").await;
+    scenario(&ada).await;
+    grace.create("Globex", "Machine Learning Engineer", "Remote", "APPLIED").await;
+    let before = ada.analytics_when(scenario_settled).await;
+    let grace_before = grace.analytics_when(|a| a["totalApplications"] == 1).await;
+
+    let env = &app.stack.env;
+    let report = jobtracker_analytics::rebuild::rebuild(
+        &env.database("analytics"),
+        &[env.database("applications"), env.database("interviews")],
+    )
+    .await
+    .unwrap();
+
+    assert!(report.events >= 12, "{report:?}");
+    assert_eq!(ada.analytics().await, before);
+    assert_eq!(grace.analytics().await, grace_before);
+}
