@@ -9,7 +9,6 @@ pub struct TestAnalytics {
 
 /// A user with clients for the applications, interviews and analytics subgraphs.
 pub struct User {
-    pub account: Account,
     pub applications: Gql,
     pub interviews: Gql,
     pub analytics: Gql,
@@ -32,7 +31,6 @@ impl TestAnalytics {
             applications: client(self.stack.applications.graphql_url()),
             interviews: client(self.stack.interviews.graphql_url()),
             analytics: client(self.stack.analytics.graphql_url()),
-            account,
         }
     }
 }
