@@ -60,12 +60,13 @@ pub enum Target {
     Applications,
     Interviews,
     Analytics,
+    Dashboard,
 }
 
 impl Target {
     /// The subgraphs, in start order.
-    pub const SUBGRAPHS: [Target; 5] =
-        [Target::Auth, Target::Users, Target::Applications, Target::Interviews, Target::Analytics];
+    pub const SUBGRAPHS: [Target; 6] =
+        [Target::Auth, Target::Users, Target::Applications, Target::Interviews, Target::Analytics, Target::Dashboard];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -76,6 +77,7 @@ impl Target {
             Target::Applications => jobtracker_applications::SERVICE,
             Target::Interviews => jobtracker_interviews::SERVICE,
             Target::Analytics => jobtracker_analytics::SERVICE,
+            Target::Dashboard => jobtracker_dashboard::SERVICE,
         }
     }
 }
@@ -91,6 +93,7 @@ async fn build(target: Target) -> anyhow::Result<ServiceApp> {
         Target::Applications => jobtracker_applications::build(jobtracker_applications::Config::from_env()?).await,
         Target::Interviews => jobtracker_interviews::build(jobtracker_interviews::Config::from_env()?).await,
         Target::Analytics => jobtracker_analytics::build(jobtracker_analytics::Config::from_env()?).await,
+        Target::Dashboard => jobtracker_dashboard::build(jobtracker_dashboard::Config::from_env()?).await,
         Target::All | Target::Router => unreachable!("not a subgraph: {target:?}"),
     }
 }

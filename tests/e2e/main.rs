@@ -4,6 +4,7 @@
 
 mod applications;
 mod browser;
+mod dashboard;
 mod errors;
 mod helpers;
 mod journey;

@@ -19,6 +19,7 @@ async fn run_all_serves_through_the_router_and_stops_on_ctrl_c() {
     let env = TestEnv::new();
     let (auth_port, users_port, router_port) = (free_port(), free_port(), free_port());
     let (applications_port, interviews_port, analytics_port) = (free_port(), free_port(), free_port());
+    let dashboard_port = free_port();
     let mut child = tokio::process::Command::new(binary())
         .arg("run")
         .env("AUTH_PORT", auth_port.to_string())
@@ -35,6 +36,8 @@ async fn run_all_serves_through_the_router_and_stops_on_ctrl_c() {
         .env("ANALYTICS_PORT", analytics_port.to_string())
         .env("ANALYTICS_URL", format!("http://127.0.0.1:{analytics_port}"))
         .env("ANALYTICS_DATABASE", env.database("analytics").name)
+        .env("DASHBOARD_PORT", dashboard_port.to_string())
+        .env("DASHBOARD_URL", format!("http://127.0.0.1:{dashboard_port}"))
         .env("AUTH_DATABASE", env.database("auth").name)
         .env("USERS_DATABASE", env.database("users").name)
         .env("EVENTS_PREFIX", &env.bus.prefix)

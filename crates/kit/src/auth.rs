@@ -24,6 +24,9 @@ pub const AUDIENCE: &str = "jobtracker";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Viewer {
     pub user_id: Uuid,
+    /// When the token proving it expires (Unix seconds): long-lived
+    /// subscriptions end then, and the client reconnects with a fresh token.
+    pub expires_at: i64,
 }
 
 /// Claims inside an access token.
@@ -88,7 +91,7 @@ impl TokenVerifier {
             invalid()
         })?;
         let user_id = Uuid::parse_str(&data.claims.sub).map_err(|_| invalid())?;
-        Ok(Viewer { user_id })
+        Ok(Viewer { user_id, expires_at: data.claims.exp })
     }
 }
 

@@ -80,7 +80,9 @@ async fn websocket_handler<E: Executor + Clone>(
                     .and_then(|(_, v)| v.as_str().map(str::to_owned));
                 let mut data = Data::default();
                 if let Some(viewer) = viewer_from_authorization(&verifier, authorization.as_deref()).await? {
+                    let token = authorization.as_deref().and_then(bearer_token).unwrap_or_default().to_string();
                     data.insert(viewer);
+                    data.insert(BearerToken(token));
                 }
                 Ok(data)
             })

@@ -92,6 +92,16 @@ pub async fn spawn_analytics(env: &TestEnv, auth_url: &str) -> Running {
     Running::start(jobtracker_analytics::build(config).await.expect("analytics starts"))
 }
 
+pub async fn spawn_dashboard(env: &TestEnv, auth_url: &str, applications_url: &str, interviews_url: &str) -> Running {
+    let config = jobtracker_dashboard::Config {
+        service: env.service_config(jobtracker_dashboard::SERVICE),
+        auth_url: auth_url.to_string(),
+        applications_url: applications_url.to_string(),
+        interviews_url: interviews_url.to_string(),
+    };
+    Running::start(jobtracker_dashboard::build(config).await.expect("dashboard starts"))
+}
+
 /// Every subgraph, wired to each other, with fresh databases.
 pub struct Stack {
     pub env: TestEnv,
@@ -100,6 +110,7 @@ pub struct Stack {
     pub applications: Running,
     pub interviews: Running,
     pub analytics: Running,
+    pub dashboard: Running,
 }
 
 impl Stack {
@@ -110,7 +121,8 @@ impl Stack {
         let applications = spawn_applications(&env, &auth.url()).await;
         let interviews = spawn_interviews(&env, &auth.url(), &applications.url()).await;
         let analytics = spawn_analytics(&env, &auth.url()).await;
-        Self { env, auth, users, applications, interviews, analytics }
+        let dashboard = spawn_dashboard(&env, &auth.url(), &applications.url(), &interviews.url()).await;
+        Self { env, auth, users, applications, interviews, analytics, dashboard }
     }
 
     /// `<NAME>_URL` for the router, per subgraph.
@@ -121,6 +133,7 @@ impl Stack {
             ("APPLICATIONS_URL".into(), self.applications.url()),
             ("INTERVIEWS_URL".into(), self.interviews.url()),
             ("ANALYTICS_URL".into(), self.analytics.url()),
+            ("DASHBOARD_URL".into(), self.dashboard.url()),
         ]
     }
 }

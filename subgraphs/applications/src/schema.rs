@@ -67,6 +67,7 @@ pub struct StatusChange {
     pub note: Option<String>,
 }
 
+/// A job application.
 #[Object]
 impl Application {
     async fn id(&self) -> ID {

@@ -42,6 +42,7 @@ impl Loader<Uuid> for InterviewsByApplication {
 /// A scheduled interview.
 pub struct Interview(pub InterviewRow);
 
+/// A scheduled interview.
 #[Object]
 impl Interview {
     async fn id(&self) -> ID {
@@ -83,7 +84,7 @@ impl Interview {
     }
 }
 
-/// applications' `Application`, extended with its interviews.
+// applications' `Application`, extended with its interviews.
 #[derive(SimpleObject)]
 #[graphql(name = "Application", complex)]
 pub struct ApplicationRef {

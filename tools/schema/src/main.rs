@@ -60,6 +60,7 @@ fn subgraph_sdl(name: &str) -> anyhow::Result<String> {
         "applications" => jobtracker_applications::schema_builder().finish().sdl_with_options(export_options()),
         "interviews" => jobtracker_interviews::schema_builder().finish().sdl_with_options(export_options()),
         "analytics" => jobtracker_analytics::schema_builder().finish().sdl_with_options(export_options()),
+        "dashboard" => jobtracker_dashboard::schema_builder().finish().sdl_with_options(export_options()),
         other => bail!("supergraph.yaml names {other:?}, which is not a subgraph of this workspace"),
     })
 }

@@ -30,6 +30,8 @@ const IMPLEMENTED_ROOT_FIELDS: &[&str] = &[
     "Mutation.cancelInterview",
     "Mutation.deleteInterview",
     "Query.analytics",
+    "Query.dashboard",
+    "Subscription.dashboardUpdated",
 ];
 
 /// Types that must exist now.
@@ -69,6 +71,7 @@ const IMPLEMENTED_TYPES: &[&str] = &[
     "StatusCount",
     "BucketCount",
     "Analytics",
+    "Dashboard",
 ];
 
 /// Contract fields of implemented types that belong to subgraphs not built yet.
