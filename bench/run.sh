@@ -3,7 +3,11 @@
 #  1. `{ me { id fullName } }` through the router vs. straight to the users
 #     subgraph (wrk, 1 thread, 32 connections, 10 s each);
 #  2. applications list queries for a user with APPLICATIONS applications
-#     (default 100 000): router vs. subgraph vs. the same SQL on PostgreSQL.
+#     (default 100 000): router vs. subgraph vs. the same SQL on PostgreSQL;
+#  3. the analytics query for that user (read models) vs. the same numbers
+#     aggregated by SQL over the raw rows; how fast the events were consumed
+#     and how fast `analytics rebuild` replays them;
+#  4. dashboardUpdated: mutation acknowledged → push received, at 50/s.
 # Release binaries, throwaway databases and event prefix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +71,29 @@ echo; echo "## 2. applications lists for a user with $APPLICATIONS applications"
 seeded=$("$bin" seed --users 1 --applications "$APPLICATIONS")
 echo "$seeded"
 email=$(echo "$seeded" | grep "sign in as" | awk '{print $4}')
-"$CARGO_TARGET_DIR/release/jobtracker-bench" applications --router "$router" --subgraph "$APPLICATIONS_URL/graphql" \
-  --database-url "${DATABASE_URL:-postgres://postgres@127.0.0.1:5432}/$APPLICATIONS_DATABASE" \
-  --email "$email" --password jobtracker-demo --requests "$REQUESTS"
+seeded_at=$(date +%s)
+login=(--router "$router" --email "$email" --password jobtracker-demo)
+applications_db="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432}/$APPLICATIONS_DATABASE"
+bench="$CARGO_TARGET_DIR/release/jobtracker-bench"
+"$bench" applications "${login[@]}" --subgraph "$APPLICATIONS_URL/graphql" --database-url "$applications_db" --requests "$REQUESTS"
+
+echo; echo "## 3. analytics for the same user"
+token=$(curl -s -X POST "$router" -H 'content-type: application/json' \
+  -d "{\"query\":\"mutation { login(email: \\\"$email\\\", password: \\\"jobtracker-demo\\\") { accessToken } }\"}" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["login"]["accessToken"])')
+analytics_total() {
+  curl -s -X POST "$router" -H 'content-type: application/json' -H "authorization: Bearer $token" \
+    -d '{"query":"{ analytics { totalApplications funnel { applied } } }"}' \
+    | python3 -c 'import json,sys; a=json.load(sys.stdin)["data"]["analytics"]; print(a["totalApplications"], a["funnel"]["applied"])'
+}
+until [ "$(analytics_total | cut -d' ' -f1)" -ge "$APPLICATIONS" ]; do sleep 5; done
+echo "events consumed into the read models $(( $(date +%s) - seeded_at )) s after seeding ended"
+sleep 10  # let the status changes still queued land
+"$bench" analytics "${login[@]}" --database-url "$applications_db" --requests "$REQUESTS"
+before=$(analytics_total)
+started=$(date +%s.%N)
+"$bin" analytics rebuild
+echo "rebuild took $(python3 -c "print(round($(date +%s.%N) - $started, 1))") s; numbers before: $before, after: $(analytics_total)"
+
+echo; echo "## 4. dashboardUpdated push latency"
+"$bench" push-latency "${login[@]}" --rate 50 --seconds 20
