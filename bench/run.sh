@@ -26,7 +26,7 @@ ls -l "$bin" | awk '{printf "release binary: %.1f MB\n", $5/1048576}'
 run_id="bench_$(date +%s)"
 export EVENTS_PREFIX="jt-${run_id}"
 port=4100
-for service in auth users applications interviews; do
+for service in auth users applications interviews analytics dashboard; do
   upper=${service^^}
   port=$((port + 1))
   export "${upper}_DATABASE=jt_${service}_${run_id}" "${upper}_PORT=$port" "${upper}_URL=http://127.0.0.1:$port"
@@ -39,7 +39,15 @@ router="http://127.0.0.1:$ROUTER_PORT/graphql"
 
 "$bin" run > /tmp/jobtracker-bench.log 2>&1 &
 supervisor=$!
-trap 'kill -INT $supervisor 2>/dev/null; wait $supervisor 2>/dev/null || true' EXIT
+cleanup() {
+  kill -INT $supervisor 2>/dev/null; wait $supervisor 2>/dev/null || true
+  [ -n "${KEEP:-}" ] && return
+  for service in auth users applications interviews analytics; do
+    psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS jt_${service}_${run_id} WITH (FORCE)" 2>/dev/null || true
+  done
+  rabbitmqctl list_queues --silent name 2>/dev/null | grep "^$EVENTS_PREFIX\." | xargs -r -n1 rabbitmqctl delete_queue >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 for _ in $(seq 1 120); do
   curl -sf -o /dev/null -X POST "$router" -H 'content-type: application/json' -d '{"query":"{ __typename }"}' && break
   sleep 0.5
@@ -78,10 +86,10 @@ bench="$CARGO_TARGET_DIR/release/jobtracker-bench"
 "$bench" applications "${login[@]}" --subgraph "$APPLICATIONS_URL/graphql" --database-url "$applications_db" --requests "$REQUESTS"
 
 echo; echo "## 3. analytics for the same user"
-token=$(curl -s -X POST "$router" -H 'content-type: application/json' \
-  -d "{\"query\":\"mutation { login(email: \\\"$email\\\", password: \\\"jobtracker-demo\\\") { accessToken } }\"}" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["login"]["accessToken"])')
 analytics_total() {
+  token=$(curl -s -X POST "$router" -H 'content-type: application/json' \
+    -d "{\"query\":\"mutation { login(email: \\\"$email\\\", password: \\\"jobtracker-demo\\\") { accessToken } }\"}" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["login"]["accessToken"])')
   curl -s -X POST "$router" -H 'content-type: application/json' -H "authorization: Bearer $token" \
     -d '{"query":"{ analytics { totalApplications funnel { applied } } }"}' \
     | python3 -c 'import json,sys; a=json.load(sys.stdin)["data"]["analytics"]; print(a["totalApplications"], a["funnel"]["applied"])'

@@ -146,7 +146,7 @@ pub fn analytics_rebuild() -> anyhow::Result<()> {
             jobtracker_interviews::Config::from_env()?.service.database,
         ];
         let report = jobtracker_analytics::rebuild::rebuild(&analytics, &sources).await?;
-        println!("replayed {} events ({} changed the numbers)", report.events, report.applied);
+        println!("replayed {} events of {} applications and interviews", report.events, report.aggregates);
         Ok(())
     })
 }

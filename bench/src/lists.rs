@@ -43,16 +43,22 @@ async fn connect(database_url: &str) -> anyhow::Result<AsyncPgConnection> {
 }
 
 async fn count(conn: &mut AsyncPgConnection, owner: Uuid) -> anyhow::Result<i64> {
-    let total: Total = diesel::sql_query("SELECT count(*) AS total FROM applications WHERE owner_id = $1").bind::<SqlUuid, _>(owner).get_result(conn).await?;
+    let total: Total = diesel::sql_query("SELECT count(*) AS total FROM applications WHERE owner_id = $1")
+        .bind::<SqlUuid, _>(owner)
+        .get_result(conn)
+        .await?;
     Ok(total.total)
 }
 
 /// The page and the count the applications store issues, as plain SQL.
 async fn list_floor(conn: &mut AsyncPgConnection, owner: Uuid, condition: &str, value: &str) -> anyhow::Result<()> {
-    let page = format!("SELECT id, company FROM applications WHERE owner_id = $1 AND {condition} ORDER BY created_at DESC, id DESC LIMIT 21");
+    let page = format!(
+        "SELECT id, company FROM applications WHERE owner_id = $1 AND {condition} ORDER BY created_at DESC, id DESC LIMIT 21"
+    );
     let count = format!("SELECT count(*) AS total FROM applications WHERE owner_id = $1 AND {condition}");
     let rows: Vec<Row> = diesel::sql_query(page).bind::<SqlUuid, _>(owner).bind::<Text, _>(value).load(conn).await?;
-    let total: Total = diesel::sql_query(count).bind::<SqlUuid, _>(owner).bind::<Text, _>(value).get_result(conn).await?;
+    let total: Total =
+        diesel::sql_query(count).bind::<SqlUuid, _>(owner).bind::<Text, _>(value).get_result(conn).await?;
     anyhow::ensure!(!rows.is_empty() && total.total > 0, "the seeded user has no matching rows");
     Ok(())
 }
@@ -63,7 +69,8 @@ pub async fn applications(login_as: &Login, subgraph: &str, database_url: &str, 
     let mut conn = connect(database_url).await?;
     let search = "{ applications(filter: { search: \"engineer\" }, first: 20) { totalCount edges { cursor node { id company position status } } } }";
     let status = "{ applications(filter: { status: [APPLIED] }) { totalCount edges { cursor node { id company position status } } } }";
-    let matches = graphql(&http, &login_as.router, &token, search, json!({})).await?["applications"]["totalCount"].clone();
+    let matches =
+        graphql(&http, &login_as.router, &token, search, json!({})).await?["applications"]["totalCount"].clone();
     println!("user {owner}: {} applications; \"engineer\" matches {matches}", count(&mut conn, owner).await?);
 
     let mut groups = Vec::new();
@@ -71,8 +78,14 @@ pub async fn applications(login_as: &Login, subgraph: &str, database_url: &str, 
         ("search \"engineer\", first 20", search, "search_text LIKE $2", "%engineer%"),
         ("status [APPLIED], first 20", status, "status = $2", "APPLIED"),
     ] {
-        let routed = measure(&format!("{label}: router"), requests, || async { graphql(&http, &login_as.router, &token, query, json!({})).await.map(drop) }).await?;
-        let direct = measure(&format!("{label}: subgraph"), requests, || async { graphql(&http, subgraph, &token, query, json!({})).await.map(drop) }).await?;
+        let routed = measure(&format!("{label}: router"), requests, || async {
+            graphql(&http, &login_as.router, &token, query, json!({})).await.map(drop)
+        })
+        .await?;
+        let direct = measure(&format!("{label}: subgraph"), requests, || async {
+            graphql(&http, subgraph, &token, query, json!({})).await.map(drop)
+        })
+        .await?;
         let mut floor = Vec::new();
         for round in 0..requests + requests / 10 + 5 {
             let started = Instant::now();
@@ -114,8 +127,15 @@ pub async fn analytics(login_as: &Login, database_url: &str, requests: usize) ->
         positionDistribution { label count } locationDistribution { label count } funnel { applied interview offer } \
         responseRate medianDaysToFirstResponse medianDaysInStage { status medianDays } } }";
     let numbers = graphql(&http, &login_as.router, &token, query, json!({})).await?;
-    println!("user {owner}: {} applications in the read model ({} raw rows)", numbers["analytics"]["totalApplications"], count(&mut conn, owner).await?);
-    let routed = measure("analytics query (read models): router", requests, || async { graphql(&http, &login_as.router, &token, query, json!({})).await.map(drop) }).await?;
+    println!(
+        "user {owner}: {} applications in the read model ({} raw rows)",
+        numbers["analytics"]["totalApplications"],
+        count(&mut conn, owner).await?
+    );
+    let routed = measure("analytics query (read models): router", requests, || async {
+        graphql(&http, &login_as.router, &token, query, json!({})).await.map(drop)
+    })
+    .await?;
     let mut baseline = Vec::new();
     for round in 0..requests + requests / 10 + 5 {
         let started = Instant::now();

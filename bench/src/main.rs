@@ -110,7 +110,7 @@ pub fn report(groups: &[Vec<Sample>]) {
         let baseline = group.last().expect("a baseline").percentile(0.5);
         for sample in group {
             println!(
-                "| {} | {:.2} | {:.2} | {:.2}x |",
+                "| {} | {:.2} | {:.2} | {:.3}x |",
                 sample.name,
                 sample.percentile(0.5),
                 sample.percentile(0.99),
@@ -124,8 +124,21 @@ pub fn http() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("static HTTP client configuration")
 }
 
-pub async fn graphql(http: &reqwest::Client, url: &str, token: &str, query: &str, variables: Value) -> anyhow::Result<Value> {
-    let body: Value = http.post(url).bearer_auth(token).json(&json!({ "query": query, "variables": variables })).send().await?.json().await?;
+pub async fn graphql(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> anyhow::Result<Value> {
+    let body: Value = http
+        .post(url)
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await?
+        .json()
+        .await?;
     anyhow::ensure!(body.get("errors").is_none(), "errors from {url}: {body}");
     Ok(body["data"].clone())
 }
@@ -133,8 +146,15 @@ pub async fn graphql(http: &reqwest::Client, url: &str, token: &str, query: &str
 /// Signs in through the router: (access token, user id).
 pub async fn login(http: &reqwest::Client, login: &Login) -> anyhow::Result<(String, Uuid)> {
     let query = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken user { id } } }";
-    let body: Value = http.post(&login.router).json(&json!({ "query": query, "variables": { "e": login.email, "p": login.password } })).send().await?.json().await?;
-    let token = body["data"]["login"]["accessToken"].as_str().with_context(|| format!("login failed: {body}"))?.to_string();
+    let body: Value = http
+        .post(&login.router)
+        .json(&json!({ "query": query, "variables": { "e": login.email, "p": login.password } }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token =
+        body["data"]["login"]["accessToken"].as_str().with_context(|| format!("login failed: {body}"))?.to_string();
     let user = Uuid::parse_str(body["data"]["login"]["user"]["id"].as_str().context("no user id")?)?;
     Ok((token, user))
 }
@@ -142,7 +162,9 @@ pub async fn login(http: &reqwest::Client, login: &Login) -> anyhow::Result<(Str
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Applications { login, subgraph, database_url, requests } => lists::applications(&login, &subgraph, &database_url, requests).await,
+        Command::Applications { login, subgraph, database_url, requests } => {
+            lists::applications(&login, &subgraph, &database_url, requests).await
+        }
         Command::Analytics { login, database_url, requests } => lists::analytics(&login, &database_url, requests).await,
         Command::PushLatency { login, rate, seconds } => push::latency(&login, rate, seconds).await,
     }

@@ -21,7 +21,8 @@ pub async fn latency(login_as: &Login, rate: u32, seconds: u64) -> anyhow::Resul
     request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
     let (mut ws, _) = tokio_tungstenite::connect_async(request).await?;
     let send = |value: Value| Message::Text(value.to_string().into());
-    ws.send(send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }))).await?;
+    ws.send(send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } })))
+        .await?;
     ws.send(send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { dashboardUpdated { inProgressCount } }" } })))
         .await?;
 
@@ -66,7 +67,9 @@ pub async fn latency(login_as: &Login, rate: u32, seconds: u64) -> anyhow::Resul
 
     let millis: Vec<f64> = acknowledged
         .iter()
-        .filter_map(|ack| arrivals.iter().find(|at| *at >= ack).map(|at| at.duration_since(*ack).as_secs_f64() * 1000.0))
+        .filter_map(|ack| {
+            arrivals.iter().find(|at| *at >= ack).map(|at| at.duration_since(*ack).as_secs_f64() * 1000.0)
+        })
         .collect();
     anyhow::ensure!(!millis.is_empty(), "no pushes received");
     println!(
@@ -76,6 +79,9 @@ pub async fn latency(login_as: &Login, rate: u32, seconds: u64) -> anyhow::Resul
         millis.len()
     );
     let debounce = Sample { name: "debounce window (configured)".into(), millis: vec![100.0] };
-    report(&[vec![Sample { name: format!("mutation acknowledged -> dashboardUpdated received, {rate}/s"), millis }, debounce]]);
+    report(&[vec![
+        Sample { name: format!("mutation acknowledged -> dashboardUpdated received, {rate}/s"), millis },
+        debounce,
+    ]]);
     Ok(())
 }

@@ -10,39 +10,52 @@ use jobtracker_kit::events::contracts::{
 };
 use jobtracker_kit::events::{Envelope, EventHandler};
 
-use crate::model::contribution;
+use crate::model::{CounterKey, contribution};
 use crate::store;
 
-pub struct AnalyticsHandler;
+/// What an event means for the read models.
+pub enum Change {
+    /// The application's contribution now (`None`: deleted).
+    Application(Option<Vec<CounterKey>>),
+    /// Whether the interview now counts (exists and is not cancelled).
+    Interview(bool),
+    Ignored,
+}
 
-/// Applies one event to the read models; shared by the consumer and `rebuild`.
-pub async fn apply(conn: &mut AsyncPgConnection, event: &Envelope) -> anyhow::Result<bool> {
-    let (owner, id, version) = (event.user_id, event.aggregate_id, event.aggregate_version);
-    match event.event_type.as_str() {
+/// Interprets an event; shared by the consumer and `rebuild`.
+pub fn change_of(event: &Envelope) -> anyhow::Result<Change> {
+    Ok(match event.event_type.as_str() {
         APPLICATION_CREATED | APPLICATION_UPDATED => {
-            let snapshot: ApplicationSnapshot = event.payload()?;
-            store::apply_application(conn, owner, id, version, Some(contribution(&snapshot))).await
+            Change::Application(Some(contribution(&event.payload::<ApplicationSnapshot>()?)))
         }
         APPLICATION_STATUS_CHANGED => {
-            let changed: ApplicationStatusChanged = event.payload()?;
-            store::apply_application(conn, owner, id, version, Some(contribution(&changed.application))).await
+            Change::Application(Some(contribution(&event.payload::<ApplicationStatusChanged>()?.application)))
         }
         APPLICATION_DELETED => {
-            let _: ApplicationDeleted = event.payload()?;
-            store::apply_application(conn, owner, id, version, None).await
+            event.payload::<ApplicationDeleted>()?;
+            Change::Application(None)
         }
         interview if interview.starts_with("interview.") => {
             let changed: InterviewChanged = event.payload()?;
-            let counted = interview != INTERVIEW_DELETED && !changed.interview.cancelled;
-            store::apply_interview(conn, owner, id, version, counted).await
+            Change::Interview(interview != INTERVIEW_DELETED && !changed.interview.cancelled)
         }
-        _ => Ok(false),
-    }
+        _ => Change::Ignored,
+    })
 }
+
+pub struct AnalyticsHandler;
 
 #[async_trait]
 impl EventHandler for AnalyticsHandler {
     async fn handle(&self, conn: &mut AsyncPgConnection, event: &Envelope) -> anyhow::Result<()> {
-        apply(conn, event).await.map(drop)
+        let (owner, id, version) = (event.user_id, event.aggregate_id, event.aggregate_version);
+        match change_of(event)? {
+            Change::Application(contribution) => {
+                store::apply_application(conn, owner, id, version, contribution).await?
+            }
+            Change::Interview(counted) => store::apply_interview(conn, owner, id, version, counted).await?,
+            Change::Ignored => false,
+        };
+        Ok(())
     }
 }

@@ -16,12 +16,47 @@ pub const FUNNEL: [&str; 3] = ["APPLIED", "INTERVIEW", "OFFER"];
 pub const STATUSES: [&str; 5] = ["SAVED", "APPLIED", "INTERVIEW", "OFFER", "REJECTED"];
 const SECONDS_PER_DAY: f64 = 86_400.0;
 
-/// A counter a contribution adds one to.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// A counter a contribution adds one to. A counter is identified by metric
+/// and key; the label is what users see (for a location, the place as typed)
+/// and the counter shows the smallest label it was given, so the choice does
+/// not depend on the order events arrive in.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CounterKey {
     pub metric: String,
     pub key: String,
     pub label: String,
+}
+
+impl CounterKey {
+    fn identity(&self) -> (&str, &str) {
+        (&self.metric, &self.key)
+    }
+}
+
+impl PartialEq for CounterKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity() == other.identity()
+    }
+}
+
+impl Eq for CounterKey {}
+
+impl PartialOrd for CounterKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for CounterKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.identity().cmp(&other.identity())
+    }
+}
+
+impl std::hash::Hash for CounterKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.identity().hash(state);
+    }
 }
 
 fn counter(metric: &str, key: impl Into<String>, label: impl Into<String>) -> CounterKey {
@@ -108,14 +143,15 @@ pub fn contribution(snapshot: &ApplicationSnapshot) -> Vec<CounterKey> {
     counters
 }
 
-/// Net change of the counters when a contribution is replaced.
+/// Net change of the counters when a contribution is replaced (labels from
+/// the new contribution).
 pub fn delta(old: &[CounterKey], new: &[CounterKey]) -> BTreeMap<CounterKey, i64> {
     let mut net = BTreeMap::new();
-    for key in old {
-        *net.entry(key.clone()).or_insert(0) -= 1;
-    }
     for key in new {
         *net.entry(key.clone()).or_insert(0) += 1;
+    }
+    for key in old {
+        *net.entry(key.clone()).or_insert(0) -= 1;
     }
     net.retain(|_, n| *n != 0);
     net
@@ -254,6 +290,9 @@ mod tests {
         assert_eq!(net.get(&counter(metric::REACHED, "APPLIED", "")), Some(&1));
         assert!(!net.contains_key(&counter(metric::TOTAL, "", "")));
         assert!(delta(&after, &after).is_empty());
+        // Retyping a place differently only changes its label: no count moves.
+        let berlin = |label: &str| vec![counter(metric::LOCATION, "berlin", label)];
+        assert!(delta(&berlin("Berlin"), &berlin("berlin")).is_empty());
     }
 
     #[test]

@@ -1,18 +1,28 @@
-//! `jobtracker analytics rebuild`: empties the read models and replays every
-//! application and interview event from the publishing services' outboxes
-//! (which keep published events), through the same code as the consumer.
-//! Replayed ids are recorded as processed, so a copy still queued in
-//! RabbitMQ is skipped when it arrives.
+//! `jobtracker analytics rebuild`: replays every application and interview
+//! event from the publishing services' outboxes (which keep published
+//! events) into empty read models.
+//!
+//! Applying an event replaces its aggregate's contribution when its version
+//! is newer, so the end state depends only on the newest event of each
+//! aggregate. The replay therefore keeps the newest event per aggregate,
+//! computes contributions with the consumer's own code, sums the counters in
+//! memory and writes everything in bulk. Replayed ids are recorded as
+//! processed, so a copy still queued in RabbitMQ is skipped when it arrives.
 
-use diesel::sql_types::{BigInt, Text};
+use std::collections::HashMap;
+
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jobtracker_kit::db::{self, DatabaseConfig};
 use jobtracker_kit::events::Envelope;
 use jobtracker_kit::events::topology::ANALYTICS_EVENTS;
+use uuid::Uuid;
 
-use crate::events::apply;
+use crate::events::{Change, change_of};
+use crate::model::CounterKey;
 
-const BATCH: i64 = 500;
+const READ_BATCH: i64 = 5_000;
+const WRITE_BATCH: usize = 5_000;
 
 #[derive(diesel::QueryableByName)]
 struct OutboxRow {
@@ -22,63 +32,141 @@ struct OutboxRow {
     envelope: String,
 }
 
-/// How many events were read and how many changed the numbers.
+/// How many events were read and how many aggregates they describe.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RebuildReport {
     pub events: usize,
-    pub applied: usize,
+    pub aggregates: usize,
+}
+
+/// Reads the relevant outbox rows of one source, in publication order.
+async fn read_outbox(source: &DatabaseConfig, mut visit: impl FnMut(Envelope)) -> anyhow::Result<()> {
+    let mut conn = AsyncPgConnection::establish(&source.url()).await?;
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<OutboxRow> = diesel::sql_query(
+            "SELECT seq, envelope::text AS envelope FROM outbox \
+             WHERE seq > $1 AND (event_type LIKE 'application.%' OR event_type LIKE 'interview.%') ORDER BY seq LIMIT $2",
+        )
+        .bind::<BigInt, _>(after)
+        .bind::<BigInt, _>(READ_BATCH)
+        .load(&mut conn)
+        .await?;
+        let Some(last) = rows.last() else { return Ok(()) };
+        after = last.seq;
+        for row in rows {
+            visit(serde_json::from_str(&row.envelope)?);
+        }
+    }
 }
 
 pub async fn rebuild(analytics: &DatabaseConfig, sources: &[DatabaseConfig]) -> anyhow::Result<RebuildReport> {
-    let pool = db::bootstrap(analytics, crate::MIGRATIONS).await?;
-    let mut target = pool.get().await?;
-    target
-        .transaction(async |conn| -> anyhow::Result<()> {
-            diesel::sql_query("TRUNCATE application_facts, interview_facts, user_counters").execute(conn).await?;
-            diesel::sql_query("DELETE FROM processed_events WHERE consumer = $1")
-                .bind::<Text, _>(ANALYTICS_EVENTS.name)
-                .execute(conn)
-                .await?;
-            Ok(())
+    let mut processed: Vec<Uuid> = Vec::new();
+    let mut newest: HashMap<Uuid, Envelope> = HashMap::new();
+    for source in sources {
+        read_outbox(source, |event| {
+            processed.push(event.id);
+            match newest.get(&event.aggregate_id) {
+                Some(kept) if kept.aggregate_version >= event.aggregate_version => {}
+                _ => drop(newest.insert(event.aggregate_id, event)),
+            }
         })
         .await?;
-    let mut report = RebuildReport::default();
-    for source in sources {
-        let mut source_conn = AsyncPgConnection::establish(&source.url()).await?;
-        let mut after = 0i64;
-        loop {
-            let rows: Vec<OutboxRow> = diesel::sql_query(
-                "SELECT seq, envelope::text AS envelope FROM outbox \
-                 WHERE seq > $1 AND (event_type LIKE 'application.%' OR event_type LIKE 'interview.%') ORDER BY seq LIMIT $2",
-            )
-            .bind::<BigInt, _>(after)
-            .bind::<BigInt, _>(BATCH)
-            .load(&mut source_conn)
-            .await?;
-            let Some(last) = rows.last() else { break };
-            after = last.seq;
-            let events =
-                rows.iter().map(|r| serde_json::from_str::<Envelope>(&r.envelope)).collect::<Result<Vec<_>, _>>()?;
-            let applied = target
-                .transaction(async |conn| -> anyhow::Result<usize> {
-                    let mut applied = 0;
-                    for event in &events {
-                        diesel::sql_query(
-                            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                        )
-                        .bind::<Text, _>(ANALYTICS_EVENTS.name)
-                        .bind::<diesel::sql_types::Uuid, _>(event.id)
-                        .execute(conn)
-                        .await?;
-                        applied += usize::from(apply(conn, event).await?);
-                    }
-                    Ok(applied)
-                })
-                .await?;
-            report.events += events.len();
-            report.applied += applied;
+    }
+
+    let mut applications = Vec::new();
+    let mut interviews = Vec::new();
+    // Count per counter, and the smallest label it was given (as the consumer keeps it).
+    let mut counters: HashMap<(Uuid, CounterKey), (String, i64)> = HashMap::new();
+    let mut count = |owner: Uuid, key: &CounterKey| {
+        let (label, count) = counters.entry((owner, key.clone())).or_insert_with(|| (key.label.clone(), 0));
+        if key.label < *label {
+            label.clone_from(&key.label);
+        }
+        *count += 1;
+    };
+    for event in newest.values() {
+        match change_of(event)? {
+            Change::Application(contribution) => {
+                for key in contribution.iter().flatten() {
+                    count(event.user_id, key);
+                }
+                applications.push((event, contribution));
+            }
+            Change::Interview(counted) => {
+                if counted {
+                    let key = CounterKey {
+                        metric: crate::model::metric::INTERVIEWS.into(),
+                        key: String::new(),
+                        label: String::new(),
+                    };
+                    count(event.user_id, &key);
+                }
+                interviews.push((event, counted));
+            }
+            Change::Ignored => {}
         }
     }
-    tracing::info!(events = report.events, applied = report.applied, "analytics rebuilt");
+
+    let pool = db::bootstrap(analytics, crate::MIGRATIONS).await?;
+    let mut conn = pool.get().await?;
+    conn.transaction(async |conn| -> anyhow::Result<()> {
+        diesel::sql_query("TRUNCATE application_facts, interview_facts, user_counters").execute(conn).await?;
+        diesel::sql_query("DELETE FROM processed_events WHERE consumer = $1").bind::<Text, _>(ANALYTICS_EVENTS.name).execute(conn).await?;
+        for chunk in applications.chunks(WRITE_BATCH) {
+            let contributions: Vec<serde_json::Value> =
+                chunk.iter().map(|(_, c)| serde_json::to_value(c.clone().unwrap_or_default())).collect::<Result<_, _>>()?;
+            diesel::sql_query(
+                "INSERT INTO application_facts (application_id, owner_id, version, deleted, contribution) \
+                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::boolean[], $5::jsonb[])",
+            )
+            .bind::<Array<SqlUuid>, _>(chunk.iter().map(|(e, _)| e.aggregate_id).collect::<Vec<_>>())
+            .bind::<Array<SqlUuid>, _>(chunk.iter().map(|(e, _)| e.user_id).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(chunk.iter().map(|(e, _)| e.aggregate_version).collect::<Vec<_>>())
+            .bind::<Array<Bool>, _>(chunk.iter().map(|(_, c)| c.is_none()).collect::<Vec<_>>())
+            .bind::<Array<Jsonb>, _>(contributions)
+            .execute(conn)
+            .await?;
+        }
+        for chunk in interviews.chunks(WRITE_BATCH) {
+            diesel::sql_query(
+                "INSERT INTO interview_facts (interview_id, owner_id, version, counted) \
+                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::boolean[])",
+            )
+            .bind::<Array<SqlUuid>, _>(chunk.iter().map(|(e, _)| e.aggregate_id).collect::<Vec<_>>())
+            .bind::<Array<SqlUuid>, _>(chunk.iter().map(|(e, _)| e.user_id).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(chunk.iter().map(|(e, _)| e.aggregate_version).collect::<Vec<_>>())
+            .bind::<Array<Bool>, _>(chunk.iter().map(|(_, counted)| *counted).collect::<Vec<_>>())
+            .execute(conn)
+            .await?;
+        }
+        let counters: Vec<_> = counters.iter().collect();
+        for chunk in counters.chunks(WRITE_BATCH) {
+            diesel::sql_query(
+                "INSERT INTO user_counters (owner_id, metric, key, label, count) \
+                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[])",
+            )
+            .bind::<Array<SqlUuid>, _>(chunk.iter().map(|((owner, _), _)| *owner).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(chunk.iter().map(|((_, k), _)| k.metric.clone()).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(chunk.iter().map(|((_, k), _)| k.key.clone()).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(chunk.iter().map(|(_, (label, _))| label.clone()).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(chunk.iter().map(|(_, (_, count))| *count).collect::<Vec<_>>())
+            .execute(conn)
+            .await?;
+        }
+        for chunk in processed.chunks(WRITE_BATCH) {
+            diesel::sql_query(
+                "INSERT INTO processed_events (consumer, event_id) SELECT $1, id FROM unnest($2::uuid[]) AS id ON CONFLICT DO NOTHING",
+            )
+            .bind::<Text, _>(ANALYTICS_EVENTS.name)
+            .bind::<Array<SqlUuid>, _>(chunk.to_vec())
+            .execute(conn)
+            .await?;
+        }
+        Ok(())
+    })
+    .await?;
+    let report = RebuildReport { events: processed.len(), aggregates: newest.len() };
+    tracing::info!(events = report.events, aggregates = report.aggregates, "analytics rebuilt");
     Ok(report)
 }

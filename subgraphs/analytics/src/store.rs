@@ -137,7 +137,8 @@ async fn add_counters(
     diesel::sql_query(
         "INSERT INTO user_counters (owner_id, metric, key, label, count) \
          SELECT $1, m, k, l, n FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS t(m, k, l, n) \
-         ON CONFLICT (owner_id, metric, key) DO UPDATE SET count = user_counters.count + EXCLUDED.count",
+         ON CONFLICT (owner_id, metric, key) DO UPDATE \
+         SET count = user_counters.count + EXCLUDED.count, label = LEAST(user_counters.label, EXCLUDED.label)",
     )
     .bind::<SqlUuid, _>(owner)
     .bind::<Array<Text>, _>(metrics)
