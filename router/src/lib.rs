@@ -6,7 +6,9 @@
 //! - `token_gate`: a present but invalid bearer token is refused with
 //!   UNAUTHENTICATED (Hive ignores it when authentication is optional), and
 //!   Hive's own JWT error codes are mapped to ours;
-//! - `playground`: the GraphQL playground, served offline from the binary.
+//! - `playground`: the GraphQL playground, served offline from the binary;
+//! - `ws_gate`: WebSocket clients with a bad token in `connection_init` are
+//!   closed with 4403 (Hive would acknowledge them).
 //!
 //! Hive runs on ntex, so the router owns its process (`run` blocks).
 
@@ -26,6 +28,7 @@ pub fn plugin_registry() -> PluginRegistry {
         .register::<plugins::rate_limit::RateLimitPlugin>()
         .register::<plugins::token_gate::TokenGatePlugin>()
         .register::<plugins::playground::PlaygroundPlugin>()
+        .register::<plugins::ws_gate::WsGatePlugin>()
 }
 
 /// Writes Hive's configuration for `settings` and serves until SIGINT/SIGTERM

@@ -161,6 +161,7 @@ impl RouterSettings {
                 },
                 "token_gate": { "enabled": true },
                 "playground": { "enabled": true },
+                "ws_gate": { "enabled": true },
             },
         })
     }

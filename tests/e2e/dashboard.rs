@@ -120,15 +120,28 @@ async fn changes_are_pushed_within_a_second_to_their_owner_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_token_gets_no_dashboard_over_websocket() {
+async fn websocket_connections_with_a_bad_token_are_closed_4403() {
     let system = System::start().await;
-    let mut ws = WsClient::connect(&system.router.ws_url(), json!({ "Authorization": "Bearer not.a.token" })).await;
-    if let Ok(ws) = ws.as_mut() {
-        ws.subscribe("d", "subscription { dashboardUpdated { inProgressCount } }").await;
-        let message = ws.next_message(Duration::from_secs(5)).await.expect("an answer");
-        let errors = if message["type"] == "error" { &message["payload"] } else { &message["payload"]["errors"] };
-        assert_eq!(errors[0]["extensions"]["code"], "UNAUTHENTICATED", "{message}");
+    let (ada, _) = system.sign_up("Ada Lovelace").await;
+    let tampered = format!("{}x", ada.access_token);
+    for authorization in ["Bearer not.a.token".to_string(), format!("Bearer {tampered}"), "Basic abc".to_string()] {
+        let refused = WsClient::connect(&system.router.ws_url(), json!({ "Authorization": authorization })).await;
+        assert!(
+            matches!(refused, Err(jobtracker_testkit::ws::Refused::Closed(Some(4403)))),
+            "{authorization}: {:?}",
+            refused.err()
+        );
     }
+    // A message before connection_init: 4401.
+    let subscribe_first = json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { dashboardUpdated { inProgressCount } }" } });
+    assert_eq!(WsClient::close_code_after(&system.router.ws_url(), subscribe_first).await, Some(4401));
+    // A good token is acknowledged and served; no token is anonymous and refused per operation.
+    subscribe(&system, &ada.access_token).await;
+    let mut anonymous = WsClient::connect(&system.router.ws_url(), json!({})).await.expect("anonymous connection");
+    anonymous.subscribe("d", "subscription { dashboardUpdated { inProgressCount } }").await;
+    let message = anonymous.next_message(Duration::from_secs(5)).await.expect("an answer");
+    let errors = if message["type"] == "error" { &message["payload"] } else { &message["payload"]["errors"] };
+    assert_eq!(errors[0]["extensions"]["code"], "UNAUTHENTICATED", "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

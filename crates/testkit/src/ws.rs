@@ -49,6 +49,23 @@ impl WsClient {
         }
     }
 
+    /// Opens a connection, sends `first` as the first message, and returns the
+    /// close code the server answers with (None: not closed within 5 s).
+    pub async fn close_code_after(url: &str, first: Value) -> Option<u16> {
+        let mut request = url.into_client_request().ok()?;
+        request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
+        let (mut stream, _) = tokio_tungstenite::connect_async(request).await.ok()?;
+        send(&mut stream, first).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match tokio::time::timeout_at(deadline, stream.next()).await.ok()?? {
+                Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+
     pub async fn subscribe(&mut self, id: &str, query: &str) {
         send(&mut self.stream, json!({ "id": id, "type": "subscribe", "payload": { "query": query } })).await;
     }

@@ -3,6 +3,7 @@
 pub mod playground;
 pub mod rate_limit;
 pub mod token_gate;
+pub mod ws_gate;
 
 use hive_router::GraphQLError;
 use hive_router::sonic_rs;
