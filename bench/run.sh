@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 APPLICATIONS=${APPLICATIONS:-100000}
+PARTS=${PARTS:-"1 2 3 4"}   # which measurements to run
+want() { [[ " $PARTS " == *" $1 "* ]]; }
 REQUESTS=${REQUESTS:-300}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 command -v wrk >/dev/null || { echo "bench needs wrk (apt-get install wrk)"; exit 1; }
@@ -60,6 +62,7 @@ token=$(curl -s -X POST "$router" -H 'content-type: application/json' \
   -d "{\"query\":\"mutation { register(input: {email: \\\"bench-$run_id@example.com\\\", password: \\\"correct horse battery\\\", fullName: \\\"Bench User\\\"}) { accessToken } }\"}" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["register"]["accessToken"])')
 
+if want 1; then
 echo; echo "## 1. { me { id fullName } }: router vs. users subgraph"
 export GQL_TOKEN="$token" GQL_QUERY='{ me { id fullName } }'
 wrk -t1 -c4 -d2s -s bench/graphql.lua "$USERS_URL/graphql" >/dev/null  # warm-up
@@ -74,8 +77,9 @@ rps = lambda line: float(line.split("rps=")[1].split()[0])
 d, r = rps(sys.argv[1]), rps(sys.argv[2])
 print(f"router / direct throughput: {r/d:.2f}")
 PY
+fi
 
-echo; echo "## 2. applications lists for a user with $APPLICATIONS applications"
+echo; echo "## seeding one user with $APPLICATIONS applications"
 seeded=$("$bin" seed --users 1 --applications "$APPLICATIONS")
 echo "$seeded"
 email=$(echo "$seeded" | grep "sign in as" | awk '{print $4}')
@@ -83,8 +87,12 @@ seeded_at=$(date +%s)
 login=(--router "$router" --email "$email" --password jobtracker-demo)
 applications_db="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432}/$APPLICATIONS_DATABASE"
 bench="$CARGO_TARGET_DIR/release/jobtracker-bench"
+if want 2; then
+echo; echo "## 2. applications lists for that user"
 "$bench" applications "${login[@]}" --subgraph "$APPLICATIONS_URL/graphql" --database-url "$applications_db" --requests "$REQUESTS"
+fi
 
+if want 3; then
 echo; echo "## 3. analytics for the same user"
 analytics_total() {
   token=$(curl -s -X POST "$router" -H 'content-type: application/json' \
@@ -102,6 +110,9 @@ before=$(analytics_total)
 started=$(date +%s.%N)
 "$bin" analytics rebuild
 echo "rebuild took $(python3 -c "print(round($(date +%s.%N) - $started, 1))") s; numbers before: $before, after: $(analytics_total)"
+fi
 
+if want 4; then
 echo; echo "## 4. dashboardUpdated push latency"
 "$bench" push-latency "${login[@]}" --rate 50 --seconds 20
+fi

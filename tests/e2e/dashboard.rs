@@ -171,3 +171,15 @@ async fn analytics_follow_changes_through_the_router() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_outlives_the_routers_heartbeat() {
+    let system = System::start().await;
+    let (ada, ada_http) = system.sign_up("Ada Lovelace").await;
+    let mut ws = subscribe(&system, &ada.access_token).await;
+    // Hive pings every 5 s and drops a peer silent for 10 s: wait past that.
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    create(&ada_http, "Acme", "APPLIED").await;
+    let message = ws.next_message(Duration::from_secs(5)).await.expect("still subscribed after 16 s");
+    assert_eq!(pushed(&message)["inProgressCount"], 1);
+}

@@ -86,9 +86,15 @@ impl WsGatePlugin {
             .ok()?
             .seal();
         let sink = upstream.sink();
+        let heartbeat = upstream.sink();
         let frames = upstream.receiver();
         rt::spawn(async move {
             while let Some(Ok(frame)) = frames.recv().await {
+                // Hive's WebSocket heartbeat is answered here, hop by hop.
+                if let Frame::Ping(bytes) = frame {
+                    let _ = heartbeat.send(Message::Pong(bytes)).await;
+                    continue;
+                }
                 let Some(message) = to_message(frame) else { continue };
                 let closing = matches!(message, Message::Close(_));
                 if client.send(message).await.is_err() || closing {
