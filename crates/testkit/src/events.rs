@@ -52,3 +52,39 @@ impl EventTap {
         events
     }
 }
+
+/// Every event a service of the test published, from its outbox, in order.
+pub async fn published(env: &crate::TestEnv, service: &str) -> Vec<Envelope> {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        envelope: String,
+    }
+    let mut conn = AsyncPgConnection::establish(&env.database(service).url()).await.expect("the service's database");
+    let rows: Vec<Row> =
+        diesel::sql_query("SELECT envelope::text AS envelope FROM outbox ORDER BY seq").load(&mut conn).await.unwrap();
+    rows.iter().map(|r| serde_json::from_str(&r.envelope).expect("an envelope")).collect()
+}
+
+/// Publishes events to the test's exchange again, as a redelivery would.
+pub async fn republish(bus: &EventBus, events: impl IntoIterator<Item = Envelope>) {
+    let connection = bus.connect().await.expect("RabbitMQ");
+    let channel = connection.create_channel().await.unwrap();
+    channel.confirm_select(Default::default()).await.unwrap();
+    for event in events {
+        channel
+            .basic_publish(
+                bus.events_exchange().as_str().into(),
+                event.event_type.as_str().into(),
+                Default::default(),
+                &serde_json::to_vec(&event).unwrap(),
+                lapin::BasicProperties::default(),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let _ = connection.close(200, "done".into()).await;
+}

@@ -300,3 +300,29 @@ async fn close_connections_named(name: &str) -> usize {
     }
     pids.len()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_replicas_fanout_sees_every_event() {
+    let harness = Harness::new().await;
+    let token = CancellationToken::new();
+    let replicas = [
+        jobtracker_kit::events::Fanout::spawn(harness.env.bus.clone(), &[COUNTED], token.clone()),
+        jobtracker_kit::events::Fanout::spawn(harness.env.bus.clone(), &[COUNTED], token.clone()),
+    ];
+    for replica in &replicas {
+        replica.ready().await;
+    }
+    let mut receivers: Vec<_> = replicas.iter().map(|r| r.subscribe()).collect();
+    let user = Uuid::now_v7();
+    let event = Envelope::new(COUNTED, user, user, 1, &serde_json::json!({}));
+    harness.publish_raw(COUNTED, &serde_json::to_vec(&event).unwrap()).await;
+
+    for receiver in &mut receivers {
+        let received = tokio::time::timeout(Duration::from_secs(5), receiver.recv())
+            .await
+            .expect("each replica receives it")
+            .unwrap();
+        assert_eq!(received.id, event.id);
+    }
+    token.cancel();
+}

@@ -1,19 +1,12 @@
 use std::time::Duration;
 
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jobtracker_kit::events::Envelope;
-use lapin::BasicProperties;
-use lapin::options::BasicPublishOptions;
+use jobtracker_testkit::events;
 use uuid::Uuid;
 
 use crate::helpers::{TestAnalytics, scenario, scenario_settled};
-
-#[derive(diesel::QueryableByName)]
-struct Row {
-    #[diesel(sql_type = Text)]
-    envelope: String,
-}
 
 #[derive(diesel::QueryableByName)]
 struct Count {
@@ -23,15 +16,8 @@ struct Count {
 
 /// Every application and interview event the services published, in order.
 async fn published(app: &TestAnalytics) -> Vec<Envelope> {
-    let mut events = Vec::new();
-    for service in ["applications", "interviews"] {
-        let mut conn = AsyncPgConnection::establish(&app.stack.env.database(service).url()).await.unwrap();
-        let rows: Vec<Row> = diesel::sql_query("SELECT envelope::text AS envelope FROM outbox ORDER BY seq")
-            .load(&mut conn)
-            .await
-            .unwrap();
-        events.extend(rows.iter().map(|r| serde_json::from_str::<Envelope>(&r.envelope).unwrap()));
-    }
+    let mut events = events::published(&app.stack.env, "applications").await;
+    events.extend(events::published(&app.stack.env, "interviews").await);
     events
 }
 
@@ -52,31 +38,11 @@ async fn redelivered_or_out_of_order_events_never_double_count() {
     assert!(events.len() >= 10);
     let processed_before = processed(&app).await;
 
-    let connection = app.stack.env.bus.connect().await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let exchange = app.stack.env.bus.events_exchange();
-    let publish = async |event: &Envelope| {
-        channel
-            .basic_publish(
-                exchange.as_str().into(),
-                event.event_type.as_str().into(),
-                BasicPublishOptions::default(),
-                &serde_json::to_vec(event).unwrap(),
-                BasicProperties::default(),
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-    };
-    // Redelivery: the same events again.
-    for event in &events {
-        publish(event).await;
-    }
-    // Out of order: the same changes as new messages, newest first (stale versions).
-    for event in events.iter().rev() {
-        publish(&Envelope { id: Uuid::now_v7(), ..event.clone() }).await;
-    }
+    // Redelivery: the same events again; out of order: the same changes as
+    // new messages, newest first (stale versions).
+    events::republish(&app.stack.env.bus, events.clone()).await;
+    events::republish(&app.stack.env.bus, events.iter().rev().map(|e| Envelope { id: Uuid::now_v7(), ..e.clone() }))
+        .await;
 
     // Wait until every new message has been consumed (duplicates add no row).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
