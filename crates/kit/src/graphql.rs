@@ -104,3 +104,48 @@ pub fn require_viewer(ctx: &Context<'_>) -> Result<Viewer, AppError> {
 pub fn optional_viewer(ctx: &Context<'_>) -> Option<Viewer> {
     ctx.data_opt::<Viewer>().copied()
 }
+
+/// Another subgraph's GraphQL endpoint, called on the caller's behalf with
+/// the caller's own token, so that subgraph's privacy rules decide.
+#[derive(Clone)]
+pub struct SubgraphClient {
+    url: String,
+    http: reqwest::Client,
+}
+
+impl SubgraphClient {
+    pub fn new(base_url: &str) -> Self {
+        Self {
+            url: format!("{}/graphql", base_url.trim_end_matches('/')),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()
+                .expect("static HTTP client configuration"),
+        }
+    }
+
+    /// The `data` of the answer, or the code of its first error.
+    pub async fn query(
+        &self,
+        token: &str,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> Result<Result<serde_json::Value, String>, AppError> {
+        let body: serde_json::Value = self
+            .http
+            .post(&self.url)
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .map_err(AppError::internal)?
+            .json()
+            .await
+            .map_err(AppError::internal)?;
+        match body["errors"][0]["extensions"]["code"].as_str() {
+            None if body["data"].is_object() => Ok(Ok(body["data"].clone())),
+            Some(code) => Ok(Err(code.to_string())),
+            None => Err(AppError::internal(anyhow::anyhow!("{} answered {body}", self.url))),
+        }
+    }
+}

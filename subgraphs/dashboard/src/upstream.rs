@@ -2,48 +2,29 @@
 //! interviews, made on the caller's behalf with the caller's own token: those
 //! subgraphs' privacy rules decide what the dashboard sees.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
+use jobtracker_kit::graphql::SubgraphClient;
 use jobtracker_kit::{AppError, AppResult};
 use serde_json::{Value, json};
 
 #[derive(Clone)]
 pub struct Upstream {
-    applications: String,
-    interviews: String,
-    http: reqwest::Client,
+    applications: SubgraphClient,
+    interviews: SubgraphClient,
 }
 
 impl Upstream {
     pub fn new(applications_url: &str, interviews_url: &str) -> Self {
-        let graphql = |base: &str| format!("{}/graphql", base.trim_end_matches('/'));
-        Self {
-            applications: graphql(applications_url),
-            interviews: graphql(interviews_url),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .expect("static HTTP client configuration"),
-        }
+        Self { applications: SubgraphClient::new(applications_url), interviews: SubgraphClient::new(interviews_url) }
     }
 
-    async fn query(&self, url: &str, token: &str, query: &str, variables: Value) -> AppResult<Value> {
-        let body: Value = self
-            .http
-            .post(url)
-            .bearer_auth(token)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .map_err(AppError::internal)?
-            .json()
-            .await
-            .map_err(AppError::internal)?;
-        match body["errors"][0]["extensions"]["code"].as_str() {
-            None if body["data"].is_object() => Ok(body["data"].clone()),
-            Some("UNAUTHENTICATED") => Err(AppError::Unauthenticated("the session expired; sign in again".into())),
-            _ => Err(AppError::internal(anyhow::anyhow!("{url} answered {body}"))),
+    async fn query(&self, subgraph: &SubgraphClient, token: &str, query: &str, variables: Value) -> AppResult<Value> {
+        match subgraph.query(token, query, variables).await? {
+            Ok(data) => Ok(data),
+            Err(code) if code == "UNAUTHENTICATED" => {
+                Err(AppError::Unauthenticated("the session expired; sign in again".into()))
+            }
+            Err(code) => Err(AppError::internal(anyhow::anyhow!("a subgraph answered {code}"))),
         }
     }
 

@@ -3,14 +3,13 @@
 //! subgraph on the caller's behalf, so applications' own privacy rules
 //! decide (another user's application is NOT_FOUND there).
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use diesel_async::AsyncPgConnection;
 use jobtracker_kit::events::contracts::{APPLICATION_DELETED, ApplicationDeleted};
 use jobtracker_kit::events::{Envelope, EventHandler};
+use jobtracker_kit::graphql::SubgraphClient;
 use jobtracker_kit::{AppError, AppResult};
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::store::{self, Store};
@@ -45,44 +44,23 @@ pub struct LinkedApplication {
 }
 
 #[derive(Clone)]
-pub struct ApplicationsClient {
-    graphql_url: String,
-    http: reqwest::Client,
-}
+pub struct ApplicationsClient(SubgraphClient);
 
 impl ApplicationsClient {
     pub fn new(base_url: &str) -> Self {
-        Self {
-            graphql_url: format!("{}/graphql", base_url.trim_end_matches('/')),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .expect("static HTTP client configuration"),
-        }
+        Self(SubgraphClient::new(base_url))
     }
 
     /// The caller's application, or `None` when it is missing or not theirs.
     pub async fn application(&self, token: &str, id: Uuid) -> AppResult<Option<LinkedApplication>> {
-        let body: Value = self
-            .http
-            .post(&self.graphql_url)
-            .bearer_auth(token)
-            .json(&json!({ "query": "query($id: ID!) { application(id: $id) { company position } }", "variables": { "id": id } }))
-            .send()
-            .await
-            .map_err(AppError::internal)?
-            .json()
-            .await
-            .map_err(AppError::internal)?;
-        if let Some(application) = body["data"]["application"].as_object() {
-            return Ok(Some(LinkedApplication {
-                company: application["company"].as_str().unwrap_or_default().to_string(),
-                position: application["position"].as_str().unwrap_or_default().to_string(),
-            }));
-        }
-        match body["errors"][0]["extensions"]["code"].as_str() {
-            Some("NOT_FOUND") => Ok(None),
-            _ => Err(AppError::internal(anyhow::anyhow!("applications answered {body}"))),
+        let query = "query($id: ID!) { application(id: $id) { company position } }";
+        match self.0.query(token, query, json!({ "id": id })).await? {
+            Ok(data) => Ok(Some(LinkedApplication {
+                company: data["application"]["company"].as_str().unwrap_or_default().to_string(),
+                position: data["application"]["position"].as_str().unwrap_or_default().to_string(),
+            })),
+            Err(code) if code == "NOT_FOUND" => Ok(None),
+            Err(code) => Err(AppError::internal(anyhow::anyhow!("applications answered {code}"))),
         }
     }
 }
