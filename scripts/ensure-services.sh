@@ -20,16 +20,29 @@ port_open() { timeout 1 bash -c "</dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 if ! command -v pg_ctlcluster >/dev/null; then
   apt_install postgresql postgresql-contrib
 fi
-if ! port_open 5432; then
+pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432; }
+# A cluster that was just (re)started listens before it accepts connections
+# (crash recovery, startup), so wait on pg_isready, not on the port.
+if ! pg_ready; then
   version=$(ls /etc/postgresql | sort -V | tail -1)
   hba=/etc/postgresql/$version/main/pg_hba.conf
   if ! grep -q "127.0.0.1/32 *trust" "$hba"; then
     sudo_if_needed sed -i 's/^\(host *all *all *127.0.0.1\/32 *\).*/\1trust/; s/^\(host *all *all *::1\/128 *\).*/\1trust/' "$hba"
   fi
-  sudo_if_needed pg_ctlcluster --skip-systemctl-redirect "$version" main start
-  for _ in $(seq 1 30); do port_open 5432 && break; sleep 1; done
+  for _ in $(seq 1 90); do
+    pg_ready && break
+    if ! pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" { print $4 }' | grep -q online; then
+      sudo_if_needed pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    fi
+    sleep 1
+  done
 fi
-pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not accepting connections on 127.0.0.1:5432" >&2; exit 1; }
+if ! pg_ready; then
+  echo "PostgreSQL is not accepting connections on 127.0.0.1:5432" >&2
+  pg_lsclusters >&2 || true
+  tail -n 20 /var/log/postgresql/postgresql-*-main.log >&2 || true
+  exit 1
+fi
 
 # RabbitMQ
 if ! command -v rabbitmq-server >/dev/null; then
