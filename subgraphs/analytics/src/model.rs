@@ -63,6 +63,11 @@ fn counter(metric: &str, key: impl Into<String>, label: impl Into<String>) -> Co
     CounterKey { metric: metric.into(), key: key.into(), label: label.into() }
 }
 
+/// The counter every interview that is not cancelled adds one to.
+pub fn interview_counter() -> CounterKey {
+    counter(metric::INTERVIEWS, "", "")
+}
+
 pub mod metric {
     pub const TOTAL: &str = "total";
     pub const MONTH: &str = "month";

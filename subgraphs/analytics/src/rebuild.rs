@@ -19,7 +19,7 @@ use jobtracker_kit::events::topology::ANALYTICS_EVENTS;
 use uuid::Uuid;
 
 use crate::events::{Change, change_of};
-use crate::model::CounterKey;
+use crate::model::{CounterKey, interview_counter};
 
 const READ_BATCH: i64 = 5_000;
 const WRITE_BATCH: usize = 5_000;
@@ -95,12 +95,7 @@ pub async fn rebuild(analytics: &DatabaseConfig, sources: &[DatabaseConfig]) -> 
             }
             Change::Interview(counted) => {
                 if counted {
-                    let key = CounterKey {
-                        metric: crate::model::metric::INTERVIEWS.into(),
-                        key: String::new(),
-                        label: String::new(),
-                    };
-                    count(event.user_id, &key);
+                    count(event.user_id, &interview_counter());
                 }
                 interviews.push((event, counted));
             }

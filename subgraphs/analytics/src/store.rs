@@ -10,7 +10,7 @@ use jobtracker_kit::AppResult;
 use jobtracker_kit::db::Pool;
 use uuid::Uuid;
 
-use crate::model::{CounterKey, delta, metric};
+use crate::model::{CounterKey, delta, interview_counter};
 
 #[derive(diesel::QueryableByName)]
 struct Fact {
@@ -110,8 +110,7 @@ pub async fn apply_interview(
     }
     let change = i64::from(counted) - i64::from(fact.counted);
     if change != 0 {
-        let key = CounterKey { metric: metric::INTERVIEWS.into(), key: String::new(), label: String::new() };
-        add_counters(conn, owner, &BTreeMap::from([(key, change)])).await?;
+        add_counters(conn, owner, &BTreeMap::from([(interview_counter(), change)])).await?;
     }
     diesel::sql_query("UPDATE interview_facts SET version = $2, counted = $3 WHERE interview_id = $1")
         .bind::<SqlUuid, _>(interview)

@@ -55,10 +55,13 @@ impl ApplicationsClient {
     pub async fn application(&self, token: &str, id: Uuid) -> AppResult<Option<LinkedApplication>> {
         let query = "query($id: ID!) { application(id: $id) { company position } }";
         match self.0.query(token, query, json!({ "id": id })).await? {
-            Ok(data) => Ok(Some(LinkedApplication {
-                company: data["application"]["company"].as_str().unwrap_or_default().to_string(),
-                position: data["application"]["position"].as_str().unwrap_or_default().to_string(),
-            })),
+            Ok(data) => match data["application"].as_object() {
+                Some(application) => Ok(Some(LinkedApplication {
+                    company: application["company"].as_str().unwrap_or_default().to_string(),
+                    position: application["position"].as_str().unwrap_or_default().to_string(),
+                })),
+                None => Err(AppError::internal(anyhow::anyhow!("applications answered {data} without an error"))),
+            },
             Err(code) if code == "NOT_FOUND" => Ok(None),
             Err(code) => Err(AppError::internal(anyhow::anyhow!("applications answered {code}"))),
         }
