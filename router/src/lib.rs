@@ -2,19 +2,19 @@
 //! or execute queries ourselves; we give Hive a configuration derived from
 //! our environment variables and register our plugins:
 //!
-//! - `rate_limit`: token bucket per client (JWT subject, else IP), 429 + RATE_LIMITED;
-//! - `token_gate`: a present but invalid bearer token is refused with
-//!   UNAUTHENTICATED (Hive ignores it when authentication is optional), and
-//!   Hive's own JWT error codes are mapped to ours;
-//! - `playground`: the GraphQL playground, served offline from the binary;
-//! - `ws_gate`: WebSocket clients with a bad token in `connection_init` are
-//!   closed with 4403 (Hive would acknowledge them).
+//! - `gate`: every request to the GraphQL path, HTTP or WebSocket: bearer
+//!   tokens verified by the router itself (`identity`, keys loaded in the
+//!   background so the router starts without auth), a token bucket per
+//!   verified subject else per address, `connection_init` checked before a
+//!   WebSocket is relayed to Hive, and only our contract's error codes out;
+//! - `playground`: the GraphQL playground, served offline from the binary.
 //!
 //! Hive runs on ntex, so the router owns its process (`run` blocks).
 
 // ntex middleware stacks are deeply nested types (as in Hive Router itself).
 #![recursion_limit = "256"]
 
+pub mod identity;
 pub mod plugins;
 pub mod settings;
 
@@ -24,11 +24,7 @@ pub use settings::RouterSettings;
 
 /// Builds the plugin registry with every plugin of ours.
 pub fn plugin_registry() -> PluginRegistry {
-    PluginRegistry::new()
-        .register::<plugins::rate_limit::RateLimitPlugin>()
-        .register::<plugins::token_gate::TokenGatePlugin>()
-        .register::<plugins::playground::PlaygroundPlugin>()
-        .register::<plugins::ws_gate::WsGatePlugin>()
+    PluginRegistry::new().register::<plugins::gate::GatePlugin>().register::<plugins::playground::PlaygroundPlugin>()
 }
 
 /// Writes Hive's configuration for `settings` and serves until SIGINT/SIGTERM

@@ -28,6 +28,8 @@ pub struct RouterSettings {
     pub cors_origins: Vec<String>,
     pub max_depth: usize,
     pub max_aliases: usize,
+    /// WebSocket connections (and SSE subscription streams) held open at once.
+    pub max_long_lived_clients: usize,
     pub workers: Option<usize>,
     /// How long in-flight requests get to finish on SIGTERM.
     pub shutdown_timeout_secs: u64,
@@ -74,6 +76,7 @@ impl RouterSettings {
                 .collect(),
             max_depth: env_parse("ROUTER_MAX_DEPTH", 12)?,
             max_aliases: env_parse("ROUTER_MAX_ALIASES", 30)?,
+            max_long_lived_clients: env_parse("ROUTER_MAX_LONG_LIVED_CLIENTS", 1000)?,
             workers: env("ROUTER_WORKERS").map(|w| w.parse()).transpose().context("ROUTER_WORKERS")?,
             shutdown_timeout_secs: env_parse("ROUTER_SHUTDOWN_TIMEOUT_SECS", 10)?,
             dedupe: env_parse("ROUTER_DEDUPE", true)?,
@@ -134,34 +137,32 @@ impl RouterSettings {
             "introspection": true,
             "error_masking": { "enabled": false },
             "cors": cors,
-            "jwt": {
-                "enabled": true,
-                "require_authentication": false,
-                "allowed_algorithms": ["EdDSA"],
-                "issuers": ["jobtracker"],
-                "audiences": ["jobtracker"],
-                "jwks_providers": [{ "source": "remote", "url": self.jwks_url, "prefetch": true }],
-            },
             "headers": { "all": { "request": [{ "propagate": { "named": "Authorization" } }] } },
             "limits": {
                 "max_depth": { "n": self.max_depth },
                 "max_aliases": { "n": self.max_aliases },
             },
-            "traffic_shaping": { "all": { "dedupe_enabled": self.dedupe } },
-            "websocket": { "enabled": true },
+            "traffic_shaping": {
+                "all": { "dedupe_enabled": self.dedupe },
+                "router": { "max_long_lived_clients": self.max_long_lived_clients },
+            },
+            // Only connection_init's headers count: the gate verified those.
+            "websocket": { "enabled": true, "headers": { "source": "connection" } },
             "subscriptions": { "enabled": true, "websocket": { "all": { "path": "/ws" } } },
+            // Tokens are verified by our gate (Hive's JWT plugin would make
+            // the router's start depend on auth being up).
             "plugins": {
-                "rate_limit": {
+                "gate": {
                     "enabled": true,
                     "config": {
                         "per_second": self.rate_limit_per_second,
                         "burst": self.rate_limit_burst,
                         "trust_forwarded_for": self.trust_forwarded_for,
+                        "jwks_url": self.jwks_url,
+                        "max_websockets": self.max_long_lived_clients,
                     }
                 },
-                "token_gate": { "enabled": true },
                 "playground": { "enabled": true },
-                "ws_gate": { "enabled": true },
             },
         })
     }

@@ -201,8 +201,9 @@ async fn a_subscription_outlives_the_routers_heartbeat() {
     let system = System::start().await;
     let (ada, ada_http) = system.sign_up("Ada Lovelace").await;
     let mut ws = subscribe(&system, &ada.access_token).await;
-    // Hive pings every 5 s and drops a peer silent for 10 s: wait past that.
-    tokio::time::sleep(Duration::from_secs(16)).await;
+    // Hive pings every 5 s and drops a peer silent for 10 s: wait past that,
+    // reading as a live client does (its WebSocket answers the pings).
+    assert!(ws.next_message(Duration::from_secs(16)).await.is_none());
     create(&ada_http, "Acme", "APPLIED").await;
     let message = ws.next_message(Duration::from_secs(5)).await.expect("still subscribed after 16 s");
     assert_eq!(pushed(&message)["inProgressCount"], 1);

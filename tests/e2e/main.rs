@@ -6,6 +6,7 @@ mod applications;
 mod browser;
 mod dashboard;
 mod errors;
+mod gate;
 mod helpers;
 mod journey;
 mod router;

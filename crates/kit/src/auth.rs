@@ -63,6 +63,11 @@ impl TokenVerifier {
         Self { keys: Arc::new(keys) }
     }
 
+    /// Verifies with keys the caller keeps a handle on too.
+    pub fn shared(keys: Arc<dyn KeySource>) -> Self {
+        Self { keys }
+    }
+
     pub fn remote(jwks_url: impl Into<String>) -> Self {
         Self::new(RemoteJwks::new(jwks_url))
     }
@@ -134,13 +139,15 @@ impl RemoteJwks {
     }
 
     async fn fetch(&self) -> anyhow::Result<HashMap<String, DecodingKey>> {
-        let set: JwkSet = self.http.get(&self.url).send().await?.error_for_status()?.json().await?;
-        Ok(set
-            .keys
-            .iter()
-            .filter_map(|jwk| Some((jwk.common.key_id.clone()?, DecodingKey::from_jwk(jwk).ok()?)))
-            .collect())
+        fetch_jwks(&self.http, &self.url).await
     }
+}
+
+/// The verification keys of a JWKS document, by key id (keys without an id
+/// or of an unusable kind are skipped).
+pub async fn fetch_jwks(http: &reqwest::Client, url: &str) -> anyhow::Result<HashMap<String, DecodingKey>> {
+    let set: JwkSet = http.get(url).send().await?.error_for_status()?.json().await?;
+    Ok(set.keys.iter().filter_map(|jwk| Some((jwk.common.key_id.clone()?, DecodingKey::from_jwk(jwk).ok()?))).collect())
 }
 
 #[async_trait]

@@ -4,7 +4,7 @@
 //! `connection_init`), and `GET /health`.
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::{Context, Data, Executor};
+use async_graphql::{BatchResponse, Context, Data, Executor};
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
@@ -56,11 +56,29 @@ async fn graphql_handler<E: Executor>(
                 let token = authorization.and_then(bearer_token).unwrap_or_default().to_string();
                 request = request.data(viewer).data(BearerToken(token));
             }
-            state.executor.execute_batch(request).await.into()
+            let mut answer = state.executor.execute_batch(request).await;
+            match &mut answer {
+                BatchResponse::Single(response) => label_input_errors(response),
+                BatchResponse::Batch(responses) => responses.iter_mut().for_each(label_input_errors),
+            }
+            answer.into()
         }
         Err(err) => {
             let error = async_graphql::Error::from(err).into_server_error(Default::default());
             async_graphql::Response::from_errors(vec![error]).into()
+        }
+    }
+}
+
+/// Every error of ours carries a contract code (`AppError`); one without a
+/// code was raised by async-graphql itself while reading the request (a
+/// value that does not parse as its scalar, a wrong argument), so it is the
+/// client's input. The router masks anything uncoded as INTERNAL.
+fn label_input_errors(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "BAD_USER_INPUT");
         }
     }
 }

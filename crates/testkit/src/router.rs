@@ -66,6 +66,19 @@ impl RouterProcess {
         format!("ws://127.0.0.1:{}/graphql", self.port)
     }
 
+    /// Sockets the router process holds open right now (Linux).
+    pub fn open_sockets(&self) -> usize {
+        let Some(pid) = self.child.id() else { return 0 };
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| std::fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy().starts_with("socket:")))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
     async fn wait_until_ready(&self) {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);

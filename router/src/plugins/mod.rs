@@ -1,8 +1,9 @@
 //! Our plugins for Hive Router, each a hook on Hive's request pipeline.
 
+pub mod errors;
+pub mod gate;
 pub mod playground;
 pub mod rate_limit;
-pub mod token_gate;
 pub mod ws_gate;
 
 use hive_router::GraphQLError;

@@ -1,46 +1,96 @@
 //! graphql-transport-ws clients authenticate in `connection_init`, which
-//! Hive Router acknowledges before looking at any token. This plugin takes
-//! WebSocket upgrades on the GraphQL path, reads `connection_init` itself
-//! and checks its `Authorization` (by asking this router, over loopback, to
-//! run `{ __typename }` with it: Hive's JWT verification plus our token gate
-//! answer 401 for a bad token). A bad token closes the connection with 4403
-//! Forbidden; a message before `connection_init` closes it with 4401
-//! Unauthorized. Otherwise the connection is relayed, frame for frame, to
-//! Hive's own WebSocket endpoint, marked with a per-process secret header so
-//! the relay is not intercepted again.
+//! Hive Router acknowledges before looking at any token. The gate takes
+//! WebSocket upgrades on the GraphQL path, reads `connection_init` itself,
+//! verifies its token (the router's own identity check, no round trip) and
+//! relays an accepted connection frame for frame to Hive's own WebSocket
+//! endpoint, marked with a per-process secret header so the relay is not
+//! gated twice.
+//!
+//! - A bad token closes with 4403, a message before `connection_init` with
+//!   4401, silence with 4408, a client over the connection limit with 1013.
+//! - Every client message counts against the caller's rate-limit bucket, the
+//!   same bucket as its HTTP requests: a `subscribe` over the limit is
+//!   answered with an `error` message carrying RATE_LIMITED.
+//! - Liveness is end to end: Hive's heartbeat pings go to the client and the
+//!   client's pongs back to Hive, so a client that vanishes silently is
+//!   dropped by Hive's heartbeat, and a client whose TCP connection ends
+//!   closes its relay at once.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-use std::time::Duration;
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
-use hive_router::http::StatusCode;
-use hive_router::ntex::client::Client;
 use hive_router::ntex::service::{fn_factory_with_config, fn_service};
 use hive_router::ntex::util::{ByteString, Bytes};
 use hive_router::ntex::web::WebRequest;
 use hive_router::ntex::ws::{CloseCode, CloseReason, Frame, Message, WsClient, WsSink};
 use hive_router::ntex::{SharedCfg, rt, web};
-use hive_router::plugins::hooks::on_http_request::{OnHttpRequestHookFuture, OnHttpRequestHookPayload};
-use hive_router::plugins::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
-use hive_router::plugins::plugin_trait::{RouterPlugin, StartHookPayload};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::errors;
+use super::rate_limit::RateLimiter;
+use crate::identity::{Caller, Identity};
 
 const PROTOCOL: &str = "graphql-transport-ws";
-const RELAY_HEADER: &str = "x-jobtracker-ws-relay";
+pub(crate) const RELAY_HEADER: &str = "x-jobtracker-ws-relay";
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Open client connections, bounded by the configured limit.
 #[derive(Clone)]
-pub struct WsGatePlugin {
-    graphql_path: String,
-    /// This router, as seen from itself.
-    local: String,
-    secret: String,
+pub struct ConnectionSlots {
+    open: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+/// One reserved slot, given back when the connection is dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl ConnectionSlots {
+    pub fn new(limit: usize) -> Self {
+        Self { open: Arc::default(), limit }
+    }
+
+    fn reserve(&self) -> Option<Slot> {
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| (open < self.limit).then_some(open + 1))
+            .ok()
+            .map(|_| Slot(self.open.clone()))
+    }
+
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+}
+
+/// What the gate needs, shared by every connection of this process.
+pub struct WsGate {
+    pub graphql_path: String,
+    /// Hive's WebSocket endpoint, as seen from this process.
+    pub upstream_url: String,
+    pub secret: String,
+    pub identity: Identity,
+    pub limiter: Arc<RateLimiter>,
+    pub slots: ConnectionSlots,
 }
 
 fn close(code: u16, description: &str) -> Message {
     Message::Close(Some(CloseReason { code: CloseCode::from(code), description: Some(description.to_string()) }))
 }
 
-/// What the relay does with one frame from the upstream (Hive).
+fn text_message(value: serde_json::Value) -> Message {
+    Message::Text(ByteString::from(value.to_string()))
+}
+
+/// A frame as the other side of the relay should receive it.
 fn to_message(frame: Frame) -> Option<Message> {
     match frame {
         Frame::Text(bytes) => ByteString::try_from(bytes).ok().map(Message::Text),
@@ -52,32 +102,144 @@ fn to_message(frame: Frame) -> Option<Message> {
     }
 }
 
+/// The fields of a graphql-transport-ws message the gate looks at.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<String>,
+    payload: Option<serde_json::Value>,
+}
+
 enum State {
     AwaitingInit,
-    Relaying(WsSink),
+    Relaying { upstream: WsSink, bucket: String },
     Closed,
 }
 
-impl WsGatePlugin {
-    /// Whether a bearer value passes this router's verification.
-    async fn token_accepted(&self, authorization: &str) -> bool {
-        let client = Client::new().await;
-        let response = client
-            .post(format!("{}{}", self.local, self.graphql_path))
-            .header("authorization", authorization)
-            .header("content-type", "application/json")
-            .header(RELAY_HEADER, self.secret.as_str())
-            .send_body(r#"{"query":"{ __typename }"}"#)
-            .await;
-        matches!(response, Ok(r) if r.status() != StatusCode::UNAUTHORIZED)
+/// One client connection.
+struct Connection {
+    gate: Arc<WsGate>,
+    client: WsSink,
+    /// The rate-limit key of the client's address (until init names a subject).
+    address_key: String,
+    state: RefCell<State>,
+    /// None: admitted over the limit only to be told so with a close code.
+    _slot: Option<Slot>,
+}
+
+impl Drop for Connection {
+    /// The client went away (closed, reset or timed out): end its relay so
+    /// Hive drops the subscriptions and the upstream socket is released.
+    fn drop(&mut self) {
+        if let State::Relaying { upstream, .. } = std::mem::replace(self.state.get_mut(), State::Closed) {
+            rt::spawn(async move {
+                let _ = upstream.send(Message::Close(Some(CloseCode::Normal.into()))).await;
+            });
+        }
+    }
+}
+
+impl Connection {
+    /// One client frame; the answer, if any, goes back to the client.
+    async fn on_frame(&self, frame: Frame) -> Option<Message> {
+        let relay = match &*self.state.borrow() {
+            State::Relaying { upstream, bucket } => Some((upstream.clone(), bucket.clone())),
+            State::Closed => return None,
+            State::AwaitingInit => None,
+        };
+        match (relay, frame) {
+            (_, Frame::Ping(bytes)) => Some(Message::Pong(bytes)),
+            (None, Frame::Text(text)) => self.on_init(text).await,
+            (None, Frame::Close(reason)) => Some(Message::Close(reason)),
+            (None, _) => None,
+            (Some((upstream, bucket)), Frame::Text(text)) => {
+                if let Some(refusal) = self.over_limit(&bucket, &text) {
+                    return refusal;
+                }
+                let message = ByteString::try_from(text).ok().map(Message::Text)?;
+                let _ = upstream.send(message).await;
+                None
+            }
+            (Some((upstream, _)), Frame::Close(reason)) => {
+                *self.state.borrow_mut() = State::Closed;
+                let _ = upstream.send(Message::Close(reason.clone())).await;
+                Some(Message::Close(reason))
+            }
+            // Pongs answer Hive's heartbeat: they must reach it.
+            (Some((upstream, _)), frame) => {
+                let message = to_message(frame)?;
+                let _ = upstream.send(message).await;
+                None
+            }
+        }
     }
 
-    /// Opens the relay to Hive's endpoint and starts forwarding its frames.
-    async fn open_relay(&self, client: WsSink) -> Option<WsSink> {
-        let url = format!("{}{}", self.local.replacen("http://", "ws://", 1), self.graphql_path);
-        let upstream = WsClient::builder(url.as_str())
+    /// `Some(answer)` when this message is over the caller's rate: a
+    /// `subscribe` gets an `error` for its id, anything else is dropped.
+    /// Completing an operation and answering a ping are always free.
+    fn over_limit(&self, bucket: &str, text: &Bytes) -> Option<Option<Message>> {
+        let envelope: Option<Envelope> = serde_json::from_slice(text).ok();
+        let kind = envelope.as_ref().map(|e| e.kind.as_str()).unwrap_or_default();
+        if matches!(kind, "complete" | "pong") {
+            return None;
+        }
+        let retry_after = self.gate.limiter.try_acquire(bucket, Instant::now()).err()?;
+        let subscribing = kind == "subscribe";
+        let id = envelope.and_then(|e| e.id).filter(|_| subscribing);
+        Some(id.map(|id| {
+            text_message(json!({
+                "id": id,
+                "type": "error",
+                "payload": [{
+                    "message": "too many requests, slow down",
+                    "extensions": { "code": "RATE_LIMITED", "retryAfter": retry_after },
+                }],
+            }))
+        }))
+    }
+
+    async fn on_init(&self, text: Bytes) -> Option<Message> {
+        let init = serde_json::from_slice::<Envelope>(&text).ok().filter(|m| m.kind == "connection_init");
+        let Some(init) = init else {
+            *self.state.borrow_mut() = State::Closed;
+            return Some(close(4401, "Unauthorized"));
+        };
+        let authorization = init
+            .payload
+            .as_ref()
+            .and_then(|payload| payload.as_object())
+            .and_then(|fields| fields.iter().find(|(key, _)| key.eq_ignore_ascii_case("authorization")))
+            .map(|(_, value)| value.as_str().unwrap_or_default().to_owned());
+        let caller = self.gate.identity.caller(authorization.as_deref()).await;
+        let bucket = match caller {
+            Caller::User(_) => caller.subject_key().unwrap_or_default(),
+            Caller::Anonymous => self.address_key.clone(),
+            Caller::Refused => return self.refuse(4403, "Forbidden"),
+            Caller::KeysUnavailable => return self.refuse(1013, "authentication unavailable, retry shortly"),
+        };
+        if self.gate.limiter.try_acquire(&bucket, Instant::now()).is_err() {
+            return self.refuse(4429, "Too many requests");
+        }
+        let Some(upstream) = self.open_relay().await else {
+            return self.refuse(1013, "upstream unavailable, retry shortly");
+        };
+        let _ = upstream.send(Message::Text(ByteString::try_from(text).unwrap_or_default())).await;
+        *self.state.borrow_mut() = State::Relaying { upstream, bucket };
+        None
+    }
+
+    fn refuse(&self, code: u16, reason: &str) -> Option<Message> {
+        *self.state.borrow_mut() = State::Closed;
+        Some(close(code, reason))
+    }
+
+    /// Opens the relay to Hive's endpoint and forwards its frames (its
+    /// heartbeat pings included) to the client until either side ends.
+    async fn open_relay(&self) -> Option<WsSink> {
+        let upstream = WsClient::builder(self.gate.upstream_url.as_str())
             .protocols([PROTOCOL])
-            .header(RELAY_HEADER, self.secret.as_str())
+            .header(RELAY_HEADER, self.gate.secret.as_str())
             .build(SharedCfg::default())
             .await
             .ok()?
@@ -86,15 +248,17 @@ impl WsGatePlugin {
             .ok()?
             .seal();
         let sink = upstream.sink();
-        let heartbeat = upstream.sink();
         let frames = upstream.receiver();
+        let client = self.client.clone();
         rt::spawn(async move {
             while let Some(Ok(frame)) = frames.recv().await {
-                // Hive's WebSocket heartbeat is answered here, hop by hop.
-                if let Frame::Ping(bytes) = frame {
-                    let _ = heartbeat.send(Message::Pong(bytes)).await;
-                    continue;
-                }
+                let frame = match frame {
+                    Frame::Text(text) => match errors::rewrite_message(&text) {
+                        Some(rewritten) => Frame::Text(Bytes::from(rewritten)),
+                        None => Frame::Text(text),
+                    },
+                    other => other,
+                };
                 let Some(message) = to_message(frame) else { continue };
                 let closing = matches!(message, Message::Close(_));
                 if client.send(message).await.is_err() || closing {
@@ -105,83 +269,46 @@ impl WsGatePlugin {
         });
         Some(sink)
     }
+}
 
-    /// One client frame; the answer, if any, goes back to the client.
-    async fn on_frame(&self, state: &RefCell<State>, client: &WsSink, frame: Frame) -> Option<Message> {
-        let relay = match &*state.borrow() {
-            State::Relaying(upstream) => Some(upstream.clone()),
-            State::Closed => return None,
-            State::AwaitingInit => None,
-        };
-        if let Some(upstream) = relay {
-            return match frame {
-                Frame::Ping(bytes) => Some(Message::Pong(bytes)),
-                Frame::Pong(_) => None,
-                other => {
-                    let message = to_message(other)?;
-                    let closing = matches!(message, Message::Close(_));
-                    let _ = upstream.send(message.clone()).await;
-                    closing.then_some(message)
-                }
-            };
-        }
-        let Frame::Text(text) = frame else {
-            return match frame {
-                Frame::Ping(bytes) => Some(Message::Pong(bytes)),
-                Frame::Close(reason) => Some(Message::Close(reason)),
-                _ => None,
-            };
-        };
-        let init: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
-        if init["type"] != "connection_init" {
-            *state.borrow_mut() = State::Closed;
-            return Some(close(4401, "Unauthorized"));
-        }
-        let authorization = init["payload"]
-            .as_object()
-            .and_then(|fields| fields.iter().find(|(key, _)| key.eq_ignore_ascii_case("authorization")))
-            .and_then(|(_, value)| value.as_str().map(str::to_owned));
-        if let Some(authorization) = authorization
-            && !self.token_accepted(&authorization).await
-        {
-            *state.borrow_mut() = State::Closed;
-            return Some(close(4403, "Forbidden"));
-        }
-        let Some(upstream) = self.open_relay(client.clone()).await else {
-            *state.borrow_mut() = State::Closed;
-            return Some(close(1011, "upstream unavailable"));
-        };
-        let _ =
-            upstream.send(Message::Text(ByteString::try_from(Bytes::from(text.to_vec())).unwrap_or_default())).await;
-        *state.borrow_mut() = State::Relaying(upstream);
-        None
+impl WsGate {
+    /// Whether this upgrade is our own relay, already gated.
+    pub fn is_relay(&self, secret: Option<&str>) -> bool {
+        secret == Some(self.secret.as_str())
     }
 
-    /// Takes over the upgrade: handshake here, then the gate service per frame.
-    async fn accept(
-        &self,
+    /// Takes over the upgrade: handshake here, then one `Connection` per client.
+    pub async fn accept(
+        self: &Arc<Self>,
         request: WebRequest<web::DefaultError>,
+        address_key: String,
     ) -> (WebRequest<web::DefaultError>, Option<web::HttpResponse>) {
         let (http_request, body) = request.into_parts();
         let gate = self.clone();
+        let slot = Cell::new(self.slots.reserve());
         let response = web::ws::start::<_, _, _, web::Error>(
             http_request.clone(),
             Some(PROTOCOL),
             fn_factory_with_config(move |client: WsSink| {
-                let gate = gate.clone();
+                let (gate, address_key, slot) = (gate.clone(), address_key.clone(), slot.take());
                 async move {
-                    let state = Rc::new(RefCell::new(State::AwaitingInit));
-                    // Clients that never say connection_init are let go.
-                    let (timer_state, timer_sink) = (state.clone(), client.clone());
-                    rt::spawn(async move {
-                        hive_router::ntex::time::sleep(INIT_TIMEOUT).await;
-                        if matches!(*timer_state.borrow(), State::AwaitingInit) {
-                            let _ = timer_sink.send(close(4408, "Connection initialisation timeout")).await;
-                        }
+                    let admitted = slot.is_some();
+                    let state = if admitted { State::AwaitingInit } else { State::Closed };
+                    let connection = Rc::new(Connection {
+                        gate,
+                        client: client.clone(),
+                        address_key,
+                        state: RefCell::new(state),
+                        _slot: slot,
                     });
+                    if admitted {
+                        spawn_init_timeout(Rc::downgrade(&connection));
+                    } else {
+                        let _ = client.send(close(1013, "too many connections, retry later")).await;
+                    }
                     Ok::<_, web::Error>(fn_service(move |frame: Frame| {
-                        let (gate, state, client) = (gate.clone(), state.clone(), client.clone());
-                        async move { Ok::<_, web::Error>(gate.on_frame(&state, &client, frame).await) }
+                        let connection = connection.clone();
+                        async move { Ok::<_, web::Error>(connection.on_frame(frame).await) }
                     }))
                 }
             }),
@@ -194,47 +321,31 @@ impl WsGatePlugin {
     }
 }
 
-#[hive_router::async_trait]
-impl RouterPlugin for WsGatePlugin {
-    type Config = serde_json::Value;
+/// Clients that never say `connection_init` are let go.
+fn spawn_init_timeout(connection: Weak<Connection>) {
+    rt::spawn(async move {
+        hive_router::ntex::time::sleep(INIT_TIMEOUT).await;
+        let Some(connection) = connection.upgrade() else { return };
+        let waiting = matches!(*connection.state.borrow(), State::AwaitingInit);
+        if waiting {
+            *connection.state.borrow_mut() = State::Closed;
+            let _ = connection.client.send(close(4408, "Connection initialisation timeout")).await;
+        }
+    });
+}
 
-    fn plugin_name() -> &'static str {
-        "ws_gate"
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
-        let config = payload.router_config();
-        let host = match config.host().as_str() {
-            "0.0.0.0" | "::" | "[::]" => "127.0.0.1".to_string(),
-            host => host.to_string(),
-        };
-        Ok(Some(Self {
-            graphql_path: config.graphql_path().to_string(),
-            local: format!("http://{host}:{}", config.port()),
-            secret: uuid::Uuid::new_v4().simple().to_string(),
-        }))
-    }
-
-    fn on_http_request<'req>(&'req self, payload: OnHttpRequestHookPayload<'req>) -> OnHttpRequestHookFuture<'req> {
-        Box::pin(async move {
-            let request = &payload.router_http_request;
-            let is_upgrade = request
-                .headers()
-                .get("upgrade")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-            let relayed =
-                request.headers().get(RELAY_HEADER).and_then(|v| v.to_str().ok()) == Some(self.secret.as_str());
-            if !is_upgrade || relayed || request.path() != self.graphql_path {
-                return payload.proceed();
-            }
-            let OnHttpRequestHookPayload { router_http_request, context, request_context } = payload;
-            let (router_http_request, response) = self.accept(router_http_request).await;
-            let payload = OnHttpRequestHookPayload { router_http_request, context, request_context };
-            match response {
-                Some(response) => payload.end_with_response(response),
-                None => payload.proceed(),
-            }
-        })
+    #[test]
+    fn slots_are_bounded_and_given_back() {
+        let slots = ConnectionSlots::new(2);
+        let (a, b) = (slots.reserve(), slots.reserve());
+        assert!(a.is_some() && b.is_some());
+        assert!(slots.reserve().is_none(), "a third connection is over the limit");
+        drop(a);
+        assert_eq!(slots.open(), 1);
+        assert!(slots.reserve().is_some());
     }
 }

@@ -1,0 +1,165 @@
+//! The gate every request to the GraphQL path passes first, whatever its
+//! transport:
+//!
+//! 1. Identity: a bearer token is verified here (see `identity`); a token
+//!    that is present but invalid is refused with 401 UNAUTHENTICATED before
+//!    anything executes (Hive would treat it as absent), and while the
+//!    signing keys are not loaded yet, 503 with `Retry-After`.
+//! 2. Rate limit: one token bucket per verified subject, else per client
+//!    address; over it, 429 with `Retry-After` and RATE_LIMITED.
+//! 3. WebSocket upgrades are taken over by `ws_gate`, which applies the same
+//!    identity and the same buckets to every message.
+//! 4. Errors leaving the router carry only our contract's codes (`errors`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use hive_router::http::StatusCode;
+use hive_router::ntex::http::Response;
+use hive_router::plugins::hooks::on_execute::{OnExecuteStartHookPayload, OnExecuteStartHookResult};
+use hive_router::plugins::hooks::on_graphql_error::{OnGraphQLErrorHookPayload, OnGraphQLErrorHookResult};
+use hive_router::plugins::hooks::on_http_request::{OnHttpRequestHookFuture, OnHttpRequestHookPayload};
+use hive_router::plugins::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
+use hive_router::plugins::plugin_trait::{EndHookPayload, RouterPlugin, StartHookPayload};
+use serde::Deserialize;
+
+use super::rate_limit::{RateLimitConfig, RateLimiter};
+use super::ws_gate::{ConnectionSlots, RELAY_HEADER, WsGate};
+use super::{error_body, errors, graphql_error};
+use crate::identity::{Caller, Identity};
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct GateConfig {
+    #[serde(flatten)]
+    pub rate_limit: RateLimitConfig,
+    /// Where the auth service publishes its public keys.
+    pub jwks_url: String,
+    /// WebSocket client connections held open at once.
+    pub max_websockets: usize,
+}
+
+pub struct GatePlugin {
+    graphql_path: String,
+    identity: Identity,
+    limiter: Arc<RateLimiter>,
+    websockets: Arc<WsGate>,
+}
+
+fn refusal(status: StatusCode, message: &str, code: &str, retry_after: Option<u64>) -> Response {
+    let mut error = graphql_error(message, code);
+    let mut response = Response::build(status);
+    response.content_type("application/json");
+    if let Some(seconds) = retry_after {
+        error.extensions.set("retryAfter".into(), seconds.into());
+        response.header("retry-after", seconds.to_string());
+    }
+    response.body(error_body(vec![error]))
+}
+
+#[hive_router::async_trait]
+impl RouterPlugin for GatePlugin {
+    type Config = GateConfig;
+
+    fn plugin_name() -> &'static str {
+        "gate"
+    }
+
+    fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
+        let config = payload.config()?;
+        if config.rate_limit.per_second <= 0.0 || config.rate_limit.burst < 1.0 {
+            return Err("gate: per_second must be > 0 and burst >= 1".into());
+        }
+        let router = payload.router_config();
+        let graphql_path = router.graphql_path().to_string();
+        let host = match router.host().as_str() {
+            "0.0.0.0" | "::" | "[::]" => "127.0.0.1".to_string(),
+            host => host.to_string(),
+        };
+        let identity = Identity::start(config.jwks_url.clone());
+        let limiter = Arc::new(RateLimiter::new(config.rate_limit.clone()));
+        let websockets = Arc::new(WsGate {
+            graphql_path: graphql_path.clone(),
+            upstream_url: format!("ws://{host}:{}{graphql_path}", router.port()),
+            secret: uuid::Uuid::new_v4().simple().to_string(),
+            identity: identity.clone(),
+            limiter: limiter.clone(),
+            slots: ConnectionSlots::new(config.max_websockets),
+        });
+        Ok(Some(Self { graphql_path, identity, limiter, websockets }))
+    }
+
+    fn on_http_request<'req>(&'req self, payload: OnHttpRequestHookPayload<'req>) -> OnHttpRequestHookFuture<'req> {
+        Box::pin(async move {
+            let request = &payload.router_http_request;
+            if request.path() != self.graphql_path {
+                return payload.proceed();
+            }
+            let headers = request.headers();
+            let address_key = self.limiter.address_key(headers, request.peer_addr().map(|a| a.ip()));
+            let is_upgrade = headers
+                .get("upgrade")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+            if is_upgrade {
+                if self.websockets.is_relay(headers.get(RELAY_HEADER).and_then(|v| v.to_str().ok())) {
+                    return payload.proceed();
+                }
+                // Connecting is charged to the address; messages to the caller.
+                if let Err(retry_after) = self.limiter.try_acquire(&address_key, Instant::now()) {
+                    return payload.end_with_response(too_many(retry_after));
+                }
+                let OnHttpRequestHookPayload { router_http_request, context, request_context } = payload;
+                let (router_http_request, response) = self.websockets.accept(router_http_request, address_key).await;
+                let payload = OnHttpRequestHookPayload { router_http_request, context, request_context };
+                return match response {
+                    Some(response) => payload.end_with_response(response),
+                    None => payload.proceed(),
+                };
+            }
+
+            let authorization = headers.get("authorization").map(|v| v.to_str().unwrap_or("invalid"));
+            let caller = self.identity.caller(authorization).await;
+            let key = caller.subject_key().unwrap_or(address_key);
+            if let Err(retry_after) = self.limiter.try_acquire(&key, Instant::now()) {
+                return payload.end_with_response(too_many(retry_after));
+            }
+            match caller {
+                Caller::Anonymous | Caller::User(_) => payload.proceed(),
+                Caller::Refused => payload.end_with_response(refusal(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid or expired access token",
+                    "UNAUTHENTICATED",
+                    None,
+                )),
+                Caller::KeysUnavailable => payload.end_with_response(refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "authentication is starting up, retry shortly",
+                    "INTERNAL",
+                    Some(1),
+                )),
+            }
+        })
+    }
+
+    async fn on_execute<'exec>(
+        &'exec self,
+        payload: OnExecuteStartHookPayload<'exec>,
+    ) -> OnExecuteStartHookResult<'exec> {
+        payload.on_end(|mut end| {
+            end.errors.iter_mut().for_each(|error| errors::to_contract(error, errors::Stage::Execution));
+            end.proceed()
+        })
+    }
+
+    fn on_graphql_error<'req>(
+        &'req self,
+        mut payload: OnGraphQLErrorHookPayload<'req>,
+    ) -> OnGraphQLErrorHookResult<'req> {
+        errors::to_contract(&mut payload.error, errors::Stage::Pipeline);
+        payload.proceed()
+    }
+}
+
+fn too_many(retry_after: u64) -> Response {
+    refusal(StatusCode::TOO_MANY_REQUESTS, "too many requests, slow down", "RATE_LIMITED", Some(retry_after))
+}
