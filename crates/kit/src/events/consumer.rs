@@ -137,7 +137,7 @@ impl Consumer {
                     if !channel.status().connected() {
                         anyhow::bail!("channel closed while retrying event {}: {err:#}", envelope.id);
                     }
-                    let level_error = attempt % 10 == 0;
+                    let level_error = attempt.is_multiple_of(10);
                     if level_error {
                         tracing::error!(
                             attempt,
