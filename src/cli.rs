@@ -31,6 +31,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AnalyticsCommand,
     },
+    /// Event backbone maintenance.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Fills the databases with realistic demo data (services' own code paths).
     Seed {
         #[arg(long, default_value_t = 1)]
@@ -49,6 +54,20 @@ pub enum AnalyticsCommand {
     /// Empties the read models and replays every event from the applications
     /// and interviews outboxes.
     Rebuild,
+}
+
+#[derive(Subcommand)]
+pub enum EventsCommand {
+    /// Moves dead-lettered events back to the queue they died in (after the
+    /// cause is fixed); every consumer queue unless narrowed down.
+    ReplayDlq {
+        /// Only the queues of this service (e.g. analytics).
+        #[arg(long, conflicts_with = "queue")]
+        service: Option<String>,
+        /// Only this queue (e.g. analytics.events, without the EVENTS_PREFIX).
+        #[arg(long)]
+        queue: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -147,6 +166,20 @@ pub fn analytics_rebuild() -> anyhow::Result<()> {
         ];
         let report = jobtracker_analytics::rebuild::rebuild(&analytics, &sources).await?;
         println!("replayed {} events of {} applications and interviews", report.events, report.aggregates);
+        Ok(())
+    })
+}
+
+pub fn events_replay_dlq(service: Option<&str>, queue: Option<&str>) -> anyhow::Result<()> {
+    jobtracker_kit::telemetry::init();
+    let queues = jobtracker_kit::events::dlq::select_queues(service, queue)?;
+    runtime()?.block_on(async {
+        let infra = jobtracker_kit::config::Infra::from_env();
+        let bus = jobtracker_kit::events::amqp::EventBus::from_env(&infra.amqp_url);
+        for spec in &queues {
+            let moved = jobtracker_kit::events::dlq::replay(&bus, spec).await?;
+            println!("{}: moved {moved} dead letters back", bus.queue(spec.name));
+        }
         Ok(())
     })
 }

@@ -57,6 +57,9 @@ pub struct ServiceConfig {
     pub addr: std::net::SocketAddr,
     pub database: crate::db::DatabaseConfig,
     pub bus: crate::events::amqp::EventBus,
+    pub events: crate::events::EventsConfig,
+    /// `SUBGRAPH_TIMEOUT_SECS`: the longest a call to another subgraph may take.
+    pub upstream_timeout: std::time::Duration,
 }
 
 impl ServiceConfig {
@@ -65,6 +68,8 @@ impl ServiceConfig {
             addr: listen_addr(service, default_port)?,
             database: crate::db::DatabaseConfig::for_service(&infra.database_base_url, service)?,
             bus: crate::events::amqp::EventBus::from_env(&infra.amqp_url),
+            events: crate::events::EventsConfig::from_env()?,
+            upstream_timeout: std::time::Duration::from_secs(env_parse("SUBGRAPH_TIMEOUT_SECS", 5)?),
         })
     }
 }

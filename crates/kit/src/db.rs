@@ -31,6 +31,10 @@ pub struct DatabaseConfig {
     pub base_url: String,
     pub name: String,
     pub pool_size: usize,
+    /// `DATABASE_POOL_TIMEOUT_SECS`: the longest a caller waits for a
+    /// connection (and a new connection may take to open), so an exhausted
+    /// pool or an unreachable server fails a request instead of hanging it.
+    pub pool_timeout: std::time::Duration,
 }
 
 impl DatabaseConfig {
@@ -42,6 +46,7 @@ impl DatabaseConfig {
                 &format!("jobtracker_{service}"),
             ),
             pool_size: crate::config::env_parse("DATABASE_POOL_SIZE", 16)?,
+            pool_timeout: std::time::Duration::from_secs(crate::config::env_parse("DATABASE_POOL_TIMEOUT_SECS", 5)?),
         })
     }
 
@@ -56,7 +61,14 @@ pub async fn bootstrap(config: &DatabaseConfig, migrations: EmbeddedMigrations) 
     create_database_if_missing(&config.base_url, &config.name).await?;
     run_migrations(config.url(), migrations).await?;
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(config.url());
-    Pool::builder(manager).max_size(config.pool_size).build().context("building the database pool")
+    Pool::builder(manager)
+        .max_size(config.pool_size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(config.pool_timeout))
+        .create_timeout(Some(config.pool_timeout))
+        .recycle_timeout(Some(config.pool_timeout))
+        .build()
+        .context("building the database pool")
 }
 
 pub async fn create_database_if_missing(base_url: &str, name: &str) -> anyhow::Result<()> {

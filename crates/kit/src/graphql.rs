@@ -132,11 +132,14 @@ pub struct SubgraphClient {
 }
 
 impl SubgraphClient {
-    pub fn new(base_url: &str) -> Self {
+    /// `timeout` bounds the whole call (`SUBGRAPH_TIMEOUT_SECS`): a hung
+    /// subgraph fails the caller's request instead of holding it.
+    pub fn new(base_url: &str, timeout: std::time::Duration) -> Self {
         Self {
             url: format!("{}/graphql", base_url.trim_end_matches('/')),
             http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(5))
+                .timeout(timeout)
+                .connect_timeout(timeout.min(std::time::Duration::from_secs(2)))
                 .build()
                 .expect("static HTTP client configuration"),
         }

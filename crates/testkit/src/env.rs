@@ -1,11 +1,13 @@
 //! A test's private infrastructure: database names and an event bus prefix.
 
 use std::sync::Once;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jobtracker_kit::config::{Infra, ServiceConfig};
 use jobtracker_kit::db::DatabaseConfig;
+use jobtracker_kit::events::EventsConfig;
 use jobtracker_kit::events::amqp::EventBus;
 
 /// Test databases are named `jt_<service>_<unix-ms>_<random>`; those older
@@ -49,6 +51,9 @@ impl TestEnv {
             addr: "127.0.0.1:0".parse().expect("static address"),
             database: self.database(service),
             bus: self.bus.clone(),
+            // Tests recover from injected outages within a second.
+            events: EventsConfig { consumer_max_backoff: Duration::from_secs(1), ..EventsConfig::default() },
+            upstream_timeout: Duration::from_secs(10),
         }
     }
 
@@ -58,6 +63,7 @@ impl TestEnv {
             base_url: self.infra.database_base_url.clone(),
             name: format!("jt_{service}_{}", self.id),
             pool_size: 8,
+            pool_timeout: Duration::from_secs(10),
         }
     }
 }

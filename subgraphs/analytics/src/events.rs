@@ -5,25 +5,36 @@
 use async_trait::async_trait;
 use diesel_async::AsyncPgConnection;
 use jobtracker_kit::events::contracts::{
-    APPLICATION_CREATED, APPLICATION_DELETED, APPLICATION_STATUS_CHANGED, APPLICATION_UPDATED, ApplicationDeleted,
-    ApplicationSnapshot, ApplicationStatusChanged, INTERVIEW_DELETED, InterviewChanged,
+    APPLICATION_CREATED, APPLICATION_DELETED, APPLICATION_EVENTS_VERSION, APPLICATION_STATUS_CHANGED,
+    APPLICATION_UPDATED, ApplicationDeleted, ApplicationSnapshot, ApplicationStatusChanged, INTERVIEW_DELETED,
+    InterviewChanged,
 };
-use jobtracker_kit::events::{Envelope, EventHandler};
+use jobtracker_kit::events::{Envelope, EventHandler, HandlerError, HandlerResult};
 
-use crate::model::{CounterKey, contribution};
+use crate::model::{Counted, contribution};
 use crate::store;
 
 /// What an event means for the read models.
 pub enum Change {
     /// The application's contribution now (`None`: deleted).
-    Application(Option<Vec<CounterKey>>),
+    Application(Option<Vec<Counted>>),
     /// Whether the interview now counts (exists and is not cancelled).
     Interview(bool),
     Ignored,
 }
 
-/// Interprets an event; shared by the consumer and `rebuild`.
-pub fn change_of(event: &Envelope) -> anyhow::Result<Change> {
+/// Interprets an event; shared by the consumer and `rebuild`. An event it
+/// cannot read (bad payload, a payload version newer than it knows) is a
+/// permanent error: it goes to the dead-letter queue until analytics learns it.
+pub fn change_of(event: &Envelope) -> HandlerResult<Change> {
+    if event.event_type.starts_with("application.") && event.version > APPLICATION_EVENTS_VERSION {
+        return Err(HandlerError::permanent(anyhow::anyhow!(
+            "event {} is {} version {}, analytics reads up to {APPLICATION_EVENTS_VERSION}",
+            event.id,
+            event.event_type,
+            event.version
+        )));
+    }
     Ok(match event.event_type.as_str() {
         APPLICATION_CREATED | APPLICATION_UPDATED => {
             Change::Application(Some(contribution(&event.payload::<ApplicationSnapshot>()?)))
@@ -47,7 +58,7 @@ pub struct AnalyticsHandler;
 
 #[async_trait]
 impl EventHandler for AnalyticsHandler {
-    async fn handle(&self, conn: &mut AsyncPgConnection, event: &Envelope) -> anyhow::Result<()> {
+    async fn handle(&self, conn: &mut AsyncPgConnection, event: &Envelope) -> HandlerResult {
         let (owner, id, version) = (event.user_id, event.aggregate_id, event.aggregate_version);
         match change_of(event)? {
             Change::Application(contribution) => {

@@ -1,12 +1,15 @@
 //! What one application adds to its owner's numbers (its contribution),
 //! computed from the latest snapshot alone — so events can arrive twice or
 //! out of order and the numbers still come out right — and how the numbers
-//! are read back (months with zeros, medians from day histograms).
+//! are read back (months with zeros, medians from day histograms). The
+//! history-based numbers come from the snapshot's status digest, so a
+//! contribution's size, like the event's, does not grow with the number of
+//! status changes.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use jobtracker_kit::events::contracts::ApplicationSnapshot;
+use chrono::{Datelike, NaiveDate};
+use jobtracker_kit::events::contracts::{ApplicationSnapshot, whole_days};
 use serde::{Deserialize, Serialize};
 
 use crate::classify::position_category;
@@ -14,7 +17,6 @@ use crate::classify::position_category;
 /// Stages of the funnel, in order.
 pub const FUNNEL: [&str; 3] = ["APPLIED", "INTERVIEW", "OFFER"];
 pub const STATUSES: [&str; 5] = ["SAVED", "APPLIED", "INTERVIEW", "OFFER", "REJECTED"];
-const SECONDS_PER_DAY: f64 = 86_400.0;
 
 /// A counter a contribution adds one to. A counter is identified by metric
 /// and key; the label is what users see (for a location, the place as typed)
@@ -63,6 +65,24 @@ fn counter(metric: &str, key: impl Into<String>, label: impl Into<String>) -> Co
     CounterKey { metric: metric.into(), key: key.into(), label: label.into() }
 }
 
+/// A counter and how much one application adds to it. Stored contributions
+/// from before counts existed list a counter once per unit (count 1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counted {
+    #[serde(flatten)]
+    pub counter: CounterKey,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub count: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+fn is_one(count: &i64) -> bool {
+    *count == 1
+}
+
 /// The counter every interview that is not cancelled adds one to.
 pub fn interview_counter() -> CounterKey {
     counter(metric::INTERVIEWS, "", "")
@@ -104,16 +124,12 @@ pub fn month_of(snapshot: &ApplicationSnapshot) -> NaiveDate {
     NaiveDate::from_ymd_opt(at.year(), at.month(), 1).expect("first of a month")
 }
 
-fn days_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
-    ((to - from).num_seconds() as f64 / SECONDS_PER_DAY).floor().max(0.0) as i64
-}
-
 fn stage_rank(status: &str) -> Option<usize> {
     FUNNEL.iter().position(|s| *s == status)
 }
 
-/// Everything one application adds to its owner's counters.
-pub fn contribution(snapshot: &ApplicationSnapshot) -> Vec<CounterKey> {
+/// Everything one application adds to its owner's counters, each counter once.
+pub fn contribution(snapshot: &ApplicationSnapshot) -> Vec<Counted> {
     let (location_key, location_label) = location_bucket(snapshot.location.as_deref());
     let category = position_category(&snapshot.position);
     let mut counters = vec![
@@ -123,40 +139,38 @@ pub fn contribution(snapshot: &ApplicationSnapshot) -> Vec<CounterKey> {
         counter(metric::CATEGORY, category, category),
         counter(metric::LOCATION, location_key, location_label),
     ];
-    let history = &snapshot.status_history;
+    let digest = snapshot.digest();
     // Furthest funnel stage ever reached (an application created as INTERVIEW was applied).
-    let furthest = history.iter().filter_map(|h| stage_rank(&h.to)).max();
+    let furthest = digest.reached.iter().filter_map(|s| stage_rank(s)).max();
     if let Some(furthest) = furthest {
         counters.extend(FUNNEL[..=furthest].iter().map(|stage| counter(metric::REACHED, *stage, "")));
     }
     // First response: the first change after the first APPLIED to anything further, or REJECTED.
-    if let Some(applied_index) = history.iter().position(|h| h.to == "APPLIED") {
-        let applied_at = history[applied_index].at;
-        let response =
-            history[applied_index + 1..].iter().find(|h| matches!(h.to.as_str(), "INTERVIEW" | "OFFER" | "REJECTED"));
-        if let Some(response) = response {
-            counters.push(counter(metric::RESPONDED, "", ""));
-            counters.push(counter(metric::FIRST_RESPONSE_DAYS, days_between(applied_at, response.at).to_string(), ""));
+    if let (Some(applied_at), Some(response_at)) = (digest.first_applied_at, digest.first_response_at) {
+        counters.push(counter(metric::RESPONDED, "", ""));
+        counters.push(counter(metric::FIRST_RESPONSE_DAYS, whole_days(applied_at, response_at).to_string(), ""));
+    }
+    let mut counted: Vec<Counted> = counters.into_iter().map(|counter| Counted { counter, count: 1 }).collect();
+    // Completed stays in each stage (the current one is still running).
+    for (status, days) in &digest.stay_days {
+        for (days, count) in days {
+            counted
+                .push(Counted { counter: counter(metric::STAGE_DAYS, format!("{status}:{days}"), ""), count: *count });
         }
     }
-    // Completed stays in each stage (the current one is still running).
-    for pair in history.windows(2) {
-        let days = days_between(pair[0].at, pair[1].at);
-        counters.push(counter(metric::STAGE_DAYS, format!("{}:{days}", pair[0].to), ""));
-    }
-    counters.sort();
-    counters
+    counted.sort_by(|a, b| a.counter.cmp(&b.counter));
+    counted
 }
 
 /// Net change of the counters when a contribution is replaced (labels from
 /// the new contribution).
-pub fn delta(old: &[CounterKey], new: &[CounterKey]) -> BTreeMap<CounterKey, i64> {
+pub fn delta(old: &[Counted], new: &[Counted]) -> BTreeMap<CounterKey, i64> {
     let mut net = BTreeMap::new();
-    for key in new {
-        *net.entry(key.clone()).or_insert(0) += 1;
+    for c in new {
+        *net.entry(c.counter.clone()).or_insert(0) += c.count;
     }
-    for key in old {
-        *net.entry(key.clone()).or_insert(0) -= 1;
+    for c in old {
+        *net.entry(c.counter.clone()).or_insert(0) -= c.count;
     }
     net.retain(|_, n| *n != 0);
     net
@@ -196,7 +210,7 @@ pub fn months(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{Duration, TimeZone};
+    use chrono::{DateTime, Duration, TimeZone, Utc};
     use jobtracker_kit::events::contracts::StatusChangeSnapshot;
     use uuid::Uuid;
 
@@ -230,11 +244,12 @@ mod tests {
             created_at: at(history[0].1),
             updated_at: at(history.last().unwrap().1),
             status_history,
+            status_digest: None,
         }
     }
 
-    fn has(counters: &[CounterKey], metric: &str, key: &str) -> bool {
-        counters.iter().any(|c| c.metric == metric && c.key == key)
+    fn has(counters: &[Counted], metric: &str, key: &str) -> bool {
+        counters.iter().any(|c| c.counter.metric == metric && c.counter.key == key)
     }
 
     #[test]
@@ -286,6 +301,41 @@ mod tests {
     }
 
     #[test]
+    fn a_digest_counts_exactly_what_the_history_did() {
+        let v1 = snapshot(&[
+            ("SAVED", 0),
+            ("APPLIED", 1),
+            ("INTERVIEW", 6),
+            ("APPLIED", 8),
+            ("INTERVIEW", 9),
+            ("REJECTED", 20),
+        ]);
+        let v2 = ApplicationSnapshot { status_digest: Some(v1.digest()), status_history: Vec::new(), ..v1.clone() };
+        let c = contribution(&v2);
+        assert_eq!(contribution(&v1), c);
+        assert!(has(&c, metric::FIRST_RESPONSE_DAYS, "5") && has(&c, metric::REACHED, "INTERVIEW"));
+        let stays: Vec<(&str, i64)> = c
+            .iter()
+            .filter(|c| c.counter.metric == metric::STAGE_DAYS)
+            .map(|c| (c.counter.key.as_str(), c.count))
+            .collect();
+        assert_eq!(
+            stays,
+            [("APPLIED:1", 1), ("APPLIED:5", 1), ("INTERVIEW:11", 1), ("INTERVIEW:2", 1), ("SAVED:1", 1)]
+        );
+    }
+
+    #[test]
+    fn a_long_history_makes_a_small_contribution() {
+        let bouncing: Vec<(&str, i64)> =
+            (0..400).map(|i| (if i % 2 == 0 { "APPLIED" } else { "INTERVIEW" }, i / 40)).collect();
+        let c = contribution(&snapshot(&bouncing));
+        let stays: i64 = c.iter().filter(|c| c.counter.metric == metric::STAGE_DAYS).map(|c| c.count).sum();
+        assert_eq!(stays, 399, "every completed stay counted");
+        assert!(c.len() < 20, "{} counters", c.len());
+    }
+
+    #[test]
     fn replacing_a_contribution_moves_only_what_changed() {
         let before = contribution(&snapshot(&[("SAVED", 0)]));
         let after = contribution(&snapshot(&[("SAVED", 0), ("APPLIED", 2)]));
@@ -296,7 +346,7 @@ mod tests {
         assert!(!net.contains_key(&counter(metric::TOTAL, "", "")));
         assert!(delta(&after, &after).is_empty());
         // Retyping a place differently only changes its label: no count moves.
-        let berlin = |label: &str| vec![counter(metric::LOCATION, "berlin", label)];
+        let berlin = |label: &str| vec![Counted { counter: counter(metric::LOCATION, "berlin", label), count: 1 }];
         assert!(delta(&berlin("Berlin"), &berlin("berlin")).is_empty());
     }
 

@@ -4,13 +4,16 @@
 //!
 //! Applying an event replaces its aggregate's contribution when its version
 //! is newer, so the end state depends only on the newest event of each
-//! aggregate. The replay therefore keeps the newest event per aggregate,
+//! aggregate — which is why outbox pruning keeps the newest row of every
+//! aggregate that still exists (`kit::events::relay::prune`): a rebuild after
+//! pruning yields the same numbers. The replay therefore keeps the newest event per aggregate,
 //! computes contributions with the consumer's own code, sums the counters in
 //! memory and writes everything in bulk. Replayed ids are recorded as
 //! processed, so a copy still queued in RabbitMQ is skipped when it arrives.
 
 use std::collections::HashMap;
 
+use anyhow::Context;
 use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jobtracker_kit::db::{self, DatabaseConfig};
@@ -55,7 +58,10 @@ async fn read_outbox(source: &DatabaseConfig, mut visit: impl FnMut(Envelope)) -
         let Some(last) = rows.last() else { return Ok(()) };
         after = last.seq;
         for row in rows {
-            visit(serde_json::from_str(&row.envelope)?);
+            visit(
+                serde_json::from_str(&row.envelope)
+                    .with_context(|| format!("outbox row {} is not an envelope", row.seq))?,
+            );
         }
     }
 }
@@ -78,24 +84,24 @@ pub async fn rebuild(analytics: &DatabaseConfig, sources: &[DatabaseConfig]) -> 
     let mut interviews = Vec::new();
     // Count per counter, and the smallest label it was given (as the consumer keeps it).
     let mut counters: HashMap<(Uuid, CounterKey), (String, i64)> = HashMap::new();
-    let mut count = |owner: Uuid, key: &CounterKey| {
+    let mut count = |owner: Uuid, key: &CounterKey, n: i64| {
         let (label, count) = counters.entry((owner, key.clone())).or_insert_with(|| (key.label.clone(), 0));
         if key.label < *label {
             label.clone_from(&key.label);
         }
-        *count += 1;
+        *count += n;
     };
     for event in newest.values() {
         match change_of(event)? {
             Change::Application(contribution) => {
-                for key in contribution.iter().flatten() {
-                    count(event.user_id, key);
+                for counted in contribution.iter().flatten() {
+                    count(event.user_id, &counted.counter, counted.count);
                 }
                 applications.push((event, contribution));
             }
             Change::Interview(counted) => {
                 if counted {
-                    count(event.user_id, &interview_counter());
+                    count(event.user_id, &interview_counter(), 1);
                 }
                 interviews.push((event, counted));
             }

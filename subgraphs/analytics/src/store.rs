@@ -8,9 +8,10 @@ use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use jobtracker_kit::AppResult;
 use jobtracker_kit::db::Pool;
+use jobtracker_kit::events::{HandlerError, HandlerResult};
 use uuid::Uuid;
 
-use crate::model::{CounterKey, delta, interview_counter};
+use crate::model::{Counted, CounterKey, delta, interview_counter};
 
 #[derive(diesel::QueryableByName)]
 struct Fact {
@@ -41,8 +42,8 @@ pub async fn apply_application(
     owner: Uuid,
     application: Uuid,
     version: i64,
-    contribution: Option<Vec<CounterKey>>,
-) -> anyhow::Result<bool> {
+    contribution: Option<Vec<Counted>>,
+) -> HandlerResult<bool> {
     diesel::sql_query(
         "INSERT INTO application_facts (application_id, owner_id, version) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING",
     )
@@ -60,7 +61,8 @@ pub async fn apply_application(
     if version <= fact.version || fact.deleted {
         return Ok(false);
     }
-    let old: Vec<CounterKey> = serde_json::from_value(fact.contribution)?;
+    let old: Vec<Counted> = serde_json::from_value(fact.contribution)
+        .map_err(|err| HandlerError::permanent(anyhow::anyhow!("stored contribution of {application}: {err}")))?;
     let new = contribution.clone().unwrap_or_default();
     add_counters(conn, owner, &delta(&old, &new)).await?;
     diesel::sql_query(
@@ -69,7 +71,7 @@ pub async fn apply_application(
     .bind::<SqlUuid, _>(application)
     .bind::<BigInt, _>(version)
     .bind::<Bool, _>(contribution.is_none())
-    .bind::<Jsonb, _>(serde_json::to_value(&new)?)
+    .bind::<Jsonb, _>(serde_json::to_value(&new).map_err(HandlerError::permanent)?)
     .execute(conn)
     .await?;
     Ok(true)
@@ -83,7 +85,7 @@ pub async fn apply_interview(
     interview: Uuid,
     version: i64,
     counted: bool,
-) -> anyhow::Result<bool> {
+) -> HandlerResult<bool> {
     diesel::sql_query(
         "INSERT INTO interview_facts (interview_id, owner_id, version) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING",
     )
@@ -121,11 +123,7 @@ pub async fn apply_interview(
     Ok(true)
 }
 
-async fn add_counters(
-    conn: &mut AsyncPgConnection,
-    owner: Uuid,
-    changes: &BTreeMap<CounterKey, i64>,
-) -> anyhow::Result<()> {
+async fn add_counters(conn: &mut AsyncPgConnection, owner: Uuid, changes: &BTreeMap<CounterKey, i64>) -> HandlerResult {
     if changes.is_empty() {
         return Ok(());
     }

@@ -47,7 +47,7 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
         schema::schema(store),
         TokenVerifier::for_auth_service(&config.auth_url),
     );
-    let relay = OutboxRelay::new(pool, config.service.bus, outbox);
+    let relay = OutboxRelay::new(pool, config.service.bus, outbox).with_settings(&config.service.events);
     Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
         .await?
         .with_worker("outbox-relay", move |token| relay.run(token)))

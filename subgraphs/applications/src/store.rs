@@ -10,8 +10,9 @@ use diesel::sql_types::{Bool, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jobtracker_kit::db::{self, Pool};
 use jobtracker_kit::events::contracts::{
-    APPLICATION_CREATED, APPLICATION_DELETED, APPLICATION_STATUS_CHANGED, APPLICATION_UPDATED, ApplicationDeleted,
-    ApplicationSnapshot, ApplicationStatusChanged, SalarySnapshot, StatusChangeSnapshot,
+    APPLICATION_CREATED, APPLICATION_DELETED, APPLICATION_EVENTS_VERSION, APPLICATION_STATUS_CHANGED,
+    APPLICATION_UPDATED, ApplicationDeleted, ApplicationSnapshot, ApplicationStatusChanged, SalarySnapshot,
+    StatusDigest,
 };
 use jobtracker_kit::events::{Envelope, Outbox};
 use jobtracker_kit::pagination::PageRequest;
@@ -148,7 +149,7 @@ impl Store {
                     .await?;
                 record_status(conn, id, None, new.status, now, None).await?;
                 let snapshot = snapshot(conn, &row).await?;
-                Outbox::append(conn, &Envelope::new(APPLICATION_CREATED, owner, id, row.version, &snapshot)).await?;
+                Outbox::append(conn, &event(APPLICATION_CREATED, owner, id, row.version, &snapshot)).await?;
                 Ok(row)
             })
             .await?;
@@ -193,7 +194,7 @@ impl Store {
                     .get_result(conn)
                     .await?;
                 let snapshot = snapshot(conn, &row).await?;
-                Outbox::append(conn, &Envelope::new(APPLICATION_UPDATED, owner, id, row.version, &snapshot)).await?;
+                Outbox::append(conn, &event(APPLICATION_UPDATED, owner, id, row.version, &snapshot)).await?;
                 Ok(row)
             })
             .await?;
@@ -241,15 +242,14 @@ impl Store {
                     .get_result(conn)
                     .await?;
                 record_status(conn, id, Some(from), status, now, note.clone()).await?;
-                let event = ApplicationStatusChanged {
+                let change = ApplicationStatusChanged {
                     from: from.as_str().into(),
                     to: status.as_str().into(),
                     at: now,
                     note,
                     application: snapshot(conn, &row).await?,
                 };
-                Outbox::append(conn, &Envelope::new(APPLICATION_STATUS_CHANGED, owner, id, row.version, &event))
-                    .await?;
+                Outbox::append(conn, &event(APPLICATION_STATUS_CHANGED, owner, id, row.version, &change)).await?;
                 Ok((row, true))
             })
             .await?;
@@ -264,9 +264,9 @@ impl Store {
         let mut conn = self.pool.get().await?;
         conn.transaction(async |conn| -> AppResult<()> {
             let current = lock_owned(conn, owner, id).await?;
-            let event = ApplicationDeleted { deleted_at: db::now(), application: snapshot(conn, &current).await? };
+            let deleted = ApplicationDeleted { deleted_at: db::now(), application: snapshot(conn, &current).await? };
             diesel::delete(applications::table.find(id)).execute(conn).await?;
-            Outbox::append(conn, &Envelope::new(APPLICATION_DELETED, owner, id, current.version + 1, &event)).await?;
+            Outbox::append(conn, &event(APPLICATION_DELETED, owner, id, current.version + 1, &deleted)).await?;
             Ok(())
         })
         .await?;
@@ -399,12 +399,19 @@ async fn record_status(
         .await
 }
 
-/// The application as published in events, history included.
+/// An `application.*` event (the current payload version).
+fn event(event_type: &str, owner: Uuid, id: Uuid, version: i64, payload: &impl serde::Serialize) -> Envelope {
+    Envelope::new(event_type, owner, id, version, payload).with_version(APPLICATION_EVENTS_VERSION)
+}
+
+/// The application as published in events: its fields and the digest of
+/// its status history (not the history itself, whose notes would make every
+/// event grow with the number of changes).
 async fn snapshot(conn: &mut AsyncPgConnection, row: &ApplicationRow) -> QueryResult<ApplicationSnapshot> {
-    let history: Vec<StatusChangeRow> = status_changes::table
+    let history: Vec<(String, DateTime<Utc>)> = status_changes::table
         .filter(status_changes::application_id.eq(row.id))
         .order(status_changes::id)
-        .select(StatusChangeRow::as_select())
+        .select((status_changes::to_status, status_changes::changed_at))
         .load(conn)
         .await?;
     Ok(ApplicationSnapshot {
@@ -424,9 +431,7 @@ async fn snapshot(conn: &mut AsyncPgConnection, row: &ApplicationRow) -> QueryRe
         applied_at: row.applied_at,
         created_at: row.created_at,
         updated_at: row.updated_at,
-        status_history: history
-            .into_iter()
-            .map(|h| StatusChangeSnapshot { from: h.from_status, to: h.to_status, at: h.changed_at, note: h.note })
-            .collect(),
+        status_history: Vec::new(),
+        status_digest: Some(StatusDigest::from_history(history.iter().map(|(to, at)| (to.as_str(), *at)))),
     })
 }

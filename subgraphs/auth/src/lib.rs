@@ -77,7 +77,7 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
             .route("/oauth/token", axum::routing::post(oauth::token))
             .with_state(auth),
     );
-    let relay = OutboxRelay::new(pool, config.service.bus, outbox);
+    let relay = OutboxRelay::new(pool, config.service.bus, outbox).with_settings(&config.service.events);
     Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
         .await?
         .with_worker("outbox-relay", move |token| relay.run(token)))

@@ -47,7 +47,7 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let background = CancellationToken::new();
     let fanout = Fanout::spawn(config.service.bus.clone(), WATCHED, background.clone());
     let schema = schema_builder()
-        .data(Upstream::new(&config.applications_url, &config.interviews_url))
+        .data(Upstream::new(&config.applications_url, &config.interviews_url, config.service.upstream_timeout))
         .data(fanout.clone())
         .finish();
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::for_auth_service(&config.auth_url));

@@ -14,8 +14,11 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(applications_url: &str, interviews_url: &str) -> Self {
-        Self { applications: SubgraphClient::new(applications_url), interviews: SubgraphClient::new(interviews_url) }
+    pub fn new(applications_url: &str, interviews_url: &str, timeout: std::time::Duration) -> Self {
+        Self {
+            applications: SubgraphClient::new(applications_url, timeout),
+            interviews: SubgraphClient::new(interviews_url, timeout),
+        }
     }
 
     async fn query(&self, subgraph: &SubgraphClient, token: &str, query: &str, variables: Value) -> AppResult<Value> {

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use diesel_async::AsyncPgConnection;
 use jobtracker_kit::events::contracts::{APPLICATION_DELETED, ApplicationDeleted};
-use jobtracker_kit::events::{Envelope, EventHandler};
+use jobtracker_kit::events::{Envelope, EventHandler, HandlerResult};
 use jobtracker_kit::graphql::SubgraphClient;
 use jobtracker_kit::{AppError, AppResult};
 use serde_json::json;
@@ -20,14 +20,12 @@ pub struct ApplicationDeletionHandler {
 
 #[async_trait]
 impl EventHandler for ApplicationDeletionHandler {
-    async fn handle(&self, conn: &mut AsyncPgConnection, event: &Envelope) -> anyhow::Result<()> {
+    async fn handle(&self, conn: &mut AsyncPgConnection, event: &Envelope) -> HandlerResult {
         if event.event_type != APPLICATION_DELETED {
             return Ok(());
         }
         let deleted: ApplicationDeleted = event.payload()?;
-        let removed = store::delete_for_application(conn, event.user_id, deleted.application.application_id)
-            .await
-            .map_err(|err| anyhow::anyhow!("deleting interviews: {err:?}"))?;
+        let removed = store::delete_for_application(conn, event.user_id, deleted.application.application_id).await?;
         tracing::info!(application_id = %deleted.application.application_id, removed, "interviews of a deleted application removed");
         Ok(())
     }
@@ -47,8 +45,8 @@ pub struct LinkedApplication {
 pub struct ApplicationsClient(SubgraphClient);
 
 impl ApplicationsClient {
-    pub fn new(base_url: &str) -> Self {
-        Self(SubgraphClient::new(base_url))
+    pub fn new(base_url: &str, timeout: std::time::Duration) -> Self {
+        Self(SubgraphClient::new(base_url, timeout))
     }
 
     /// The caller's application, or `None` when it is missing or not theirs.

@@ -51,11 +51,16 @@ pub async fn store(config: &ServiceConfig, outbox: Outbox) -> anyhow::Result<(St
 pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let outbox = Outbox::default();
     let (store, pool) = store(&config.service, outbox.clone()).await?;
-    let schema = schema::schema(store.clone(), ApplicationsClient::new(&config.applications_url));
+    let schema = schema::schema(
+        store.clone(),
+        ApplicationsClient::new(&config.applications_url, config.service.upstream_timeout),
+    );
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::for_auth_service(&config.auth_url));
-    let relay = OutboxRelay::new(pool.clone(), config.service.bus.clone(), outbox);
+    let relay =
+        OutboxRelay::new(pool.clone(), config.service.bus.clone(), outbox).with_settings(&config.service.events);
     let deletions =
-        Consumer::new(INTERVIEWS_APPLICATIONS, pool, config.service.bus, ApplicationDeletionHandler { store });
+        Consumer::new(INTERVIEWS_APPLICATIONS, pool, config.service.bus, ApplicationDeletionHandler { store })
+            .with_settings(&config.service.events);
     Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
         .await?
         .with_worker("outbox-relay", move |token| relay.run(token))

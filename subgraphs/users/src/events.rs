@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use jobtracker_kit::events::contracts::{USER_REGISTERED, UserRegistered};
-use jobtracker_kit::events::{Envelope, EventHandler};
+use jobtracker_kit::events::{Envelope, EventHandler, HandlerResult};
 use jobtracker_kit::{AppError, AppResult};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -19,7 +19,7 @@ pub struct RegistrationHandler;
 
 #[async_trait]
 impl EventHandler for RegistrationHandler {
-    async fn handle(&self, conn: &mut AsyncPgConnection, event: &Envelope) -> anyhow::Result<()> {
+    async fn handle(&self, conn: &mut AsyncPgConnection, event: &Envelope) -> HandlerResult {
         if event.event_type != USER_REGISTERED {
             return Ok(());
         }

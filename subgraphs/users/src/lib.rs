@@ -49,8 +49,10 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let verifier = TokenVerifier::for_auth_service(&config.auth_url);
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, verifier);
 
-    let relay = OutboxRelay::new(pool.clone(), config.service.bus.clone(), outbox);
-    let registrations = Consumer::new(USERS_ACCOUNTS, pool, config.service.bus, RegistrationHandler);
+    let relay =
+        OutboxRelay::new(pool.clone(), config.service.bus.clone(), outbox).with_settings(&config.service.events);
+    let registrations = Consumer::new(USERS_ACCOUNTS, pool, config.service.bus, RegistrationHandler)
+        .with_settings(&config.service.events);
     Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
         .await?
         .with_background(background)

@@ -4,13 +4,17 @@
 //! `processed_events` (a duplicate insert means "already applied": skip) and
 //! apply the handler. Ack only after commit. A crash before the ack makes
 //! RabbitMQ redeliver, and the recorded id makes the redelivery a no-op.
-//! A handler that keeps failing, or a message that is not an envelope, goes
-//! to the queue's dead-letter queue instead of blocking the queue.
+//!
+//! A transient failure (see [`HandlerError`]) is retried with capped
+//! exponential backoff for as long as it takes: the delivery stays unacked
+//! and the consumer takes nothing else meanwhile, so a PostgreSQL restart
+//! delays events but loses none and keeps their order. Only a message that
+//! can never succeed — not an envelope, or a permanent handler error — goes
+//! to the queue's dead-letter queue, at once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -21,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::amqp::{EventBus, next_delivery};
 use super::envelope::Envelope;
+use super::error::{HandlerError, HandlerResult};
 use super::schema::processed_events;
 use super::topology::{self, QueueSpec};
 use crate::db::Pool;
@@ -28,7 +33,7 @@ use crate::db::Pool;
 /// Applies one event inside the consumer's transaction.
 #[async_trait]
 pub trait EventHandler: Send + Sync + 'static {
-    async fn handle(&self, conn: &mut AsyncPgConnection, event: &Envelope) -> anyhow::Result<()>;
+    async fn handle(&self, conn: &mut AsyncPgConnection, event: &Envelope) -> HandlerResult;
 
     /// Called after the transaction committed (e.g. to wake an outbox relay
     /// for events the handler wrote).
@@ -41,7 +46,9 @@ pub struct Consumer {
     pub bus: EventBus,
     pub handler: Arc<dyn EventHandler>,
     pub prefetch: u16,
-    pub max_attempts: u32,
+    /// First pause after a transient failure; it doubles up to `max_backoff`.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
 }
 
 enum Outcome {
@@ -51,7 +58,21 @@ enum Outcome {
 
 impl Consumer {
     pub fn new(spec: QueueSpec, pool: Pool, bus: EventBus, handler: impl EventHandler) -> Self {
-        Self { spec, pool, bus, handler: Arc::new(handler), prefetch: 32, max_attempts: 5 }
+        Self {
+            spec,
+            pool,
+            bus,
+            handler: Arc::new(handler),
+            prefetch: 32,
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+
+    /// The backoff settings of `config` (`CONSUMER_MAX_BACKOFF_SECS`).
+    pub fn with_settings(mut self, config: &super::EventsConfig) -> Self {
+        self.max_backoff = config.consumer_max_backoff;
+        self
     }
 
     /// Runs until `shutdown`, reconnecting whenever the broker goes away.
@@ -69,12 +90,17 @@ impl Consumer {
             .await?;
         tracing::info!(queue = %queue, "consuming");
         while let Some(delivery) = next_delivery(&mut deliveries, shutdown).await? {
-            self.process(delivery, shutdown).await?;
+            self.process(&channel, delivery, shutdown).await?;
         }
         Ok(())
     }
 
-    async fn process(&self, delivery: Delivery, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    async fn process(
+        &self,
+        channel: &lapin::Channel,
+        delivery: Delivery,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
         let envelope: Envelope = match serde_json::from_slice(&delivery.data) {
             Ok(envelope) => envelope,
             Err(err) => {
@@ -85,42 +111,65 @@ impl Consumer {
         };
         let span = tracing::info_span!("consume", queue = self.spec.name, event_id = %envelope.id, event_type = %envelope.event_type, user_id = %envelope.user_id);
         let _enter = span.enter();
-        let mut attempt = 1;
+        let mut attempt: u32 = 1;
+        let mut backoff = self.min_backoff;
         loop {
             match self.apply(&envelope).await {
                 Ok(outcome) => {
                     self.handler.committed();
                     delivery.ack(BasicAckOptions::default()).await?;
                     match outcome {
+                        Outcome::Applied if attempt > 1 => tracing::info!(attempt, "event applied after retries"),
                         Outcome::Applied => tracing::debug!("event applied"),
                         Outcome::Duplicate => tracing::debug!("duplicate event skipped"),
                     }
                     return Ok(());
                 }
-                Err(err) if attempt < self.max_attempts => {
-                    tracing::warn!(attempt, error = format!("{err:#}"), "applying event failed, retrying");
-                    let backoff = Duration::from_millis(100 * 2u64.pow(attempt));
+                Err(HandlerError::Permanent(err)) => {
+                    tracing::error!(attempt, error = format!("{err:#}"), "event can never be applied, dead-lettering");
+                    delivery.nack(BasicNackOptions { requeue: false, ..Default::default() }).await?;
+                    return Ok(());
+                }
+                Err(HandlerError::Transient(err)) => {
+                    // A channel the broker closed meanwhile (e.g. its delivery
+                    // timeout) has handed the message back: reconnect and take
+                    // it again rather than apply it with no way to ack.
+                    if !channel.status().connected() {
+                        anyhow::bail!("channel closed while retrying event {}: {err:#}", envelope.id);
+                    }
+                    let level_error = attempt.is_multiple_of(10);
+                    if level_error {
+                        tracing::error!(
+                            attempt,
+                            error = format!("{err:#}"),
+                            retry_in_ms = backoff.as_millis() as u64,
+                            "applying event still fails, retrying"
+                        );
+                    } else {
+                        tracing::warn!(
+                            attempt,
+                            error = format!("{err:#}"),
+                            retry_in_ms = backoff.as_millis() as u64,
+                            "applying event failed, retrying"
+                        );
+                    }
                     tokio::select! {
                         // Unacked: the broker redelivers it to the next consumer.
                         _ = shutdown.cancelled() => return Ok(()),
                         _ = tokio::time::sleep(backoff) => {}
                     }
-                    attempt += 1;
-                }
-                Err(err) => {
-                    tracing::error!(error = format!("{err:#}"), "applying event keeps failing, dead-lettering");
-                    delivery.nack(BasicNackOptions { requeue: false, ..Default::default() }).await?;
-                    return Ok(());
+                    backoff = (backoff * 2).min(self.max_backoff);
+                    attempt = attempt.saturating_add(1);
                 }
             }
         }
     }
 
-    async fn apply(&self, envelope: &Envelope) -> anyhow::Result<Outcome> {
-        let mut conn = self.pool.get().await.context("database pool")?;
+    async fn apply(&self, envelope: &Envelope) -> HandlerResult<Outcome> {
+        let mut conn = self.pool.get().await?;
         let consumer = self.spec.name;
         let handler = self.handler.clone();
-        conn.transaction(async |conn| -> anyhow::Result<Outcome> {
+        conn.transaction(async |conn| -> HandlerResult<Outcome> {
             let inserted = diesel::insert_into(processed_events::table)
                 .values((processed_events::consumer.eq(consumer), processed_events::event_id.eq(envelope.id)))
                 .on_conflict_do_nothing()

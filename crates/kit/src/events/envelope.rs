@@ -6,6 +6,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::error::{HandlerError, HandlerResult};
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     /// UUIDv7: unique, and sortable by creation time.
@@ -44,8 +46,15 @@ impl Envelope {
         }
     }
 
-    pub fn payload<T: DeserializeOwned>(&self) -> anyhow::Result<T> {
-        serde_json::from_value(self.payload.clone())
-            .map_err(|err| anyhow::anyhow!("event {} ({}) has a bad payload: {err}", self.id, self.event_type))
+    /// The same event under another payload schema version.
+    pub fn with_version(self, version: i32) -> Self {
+        Self { version, ..self }
+    }
+
+    /// The payload as `T`; one that does not decode never will (permanent).
+    pub fn payload<T: DeserializeOwned>(&self) -> HandlerResult<T> {
+        serde_json::from_value(self.payload.clone()).map_err(|err| {
+            HandlerError::permanent(anyhow::anyhow!("event {} ({}) has a bad payload: {err}", self.id, self.event_type))
+        })
     }
 }

@@ -1,6 +1,10 @@
 //! Writing events: `Outbox::append` inside the caller's transaction, then
 //! `Outbox::wake` after commit so the relay publishes without waiting for its
 //! next poll.
+//!
+//! No event is larger than [`MAX_EVENT_BYTES`]: `append` refuses a bigger one
+//! (the change fails with it) rather than write a row that could not be
+//! published — payloads are bounded by construction, this is the backstop.
 
 use std::sync::Arc;
 
@@ -11,6 +15,27 @@ use tokio::sync::Notify;
 use super::envelope::Envelope;
 use super::schema::outbox;
 
+/// Largest envelope, as compact JSON, that is written and published: 64 KiB,
+/// far below RabbitMQ's message limit and about 50 times today's largest
+/// payload (an application with a 2 000-character note).
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error("event {event_type} is {bytes} bytes, above the limit of {MAX_EVENT_BYTES}")]
+    TooLarge { event_type: String, bytes: usize },
+    #[error("event does not serialise: {0}")]
+    Serialise(#[from] serde_json::Error),
+    #[error("writing the event")]
+    Database(#[from] diesel::result::Error),
+}
+
+impl From<AppendError> for crate::AppError {
+    fn from(err: AppendError) -> Self {
+        Self::internal(err)
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct Outbox {
     wake: Arc<Notify>,
@@ -19,13 +44,20 @@ pub struct Outbox {
 impl Outbox {
     /// Appends the event to the outbox. Must run inside the transaction that
     /// makes the change it describes: both commit, or neither.
-    pub async fn append(conn: &mut AsyncPgConnection, event: &Envelope) -> QueryResult<()> {
+    pub async fn append(conn: &mut AsyncPgConnection, event: &Envelope) -> Result<(), AppendError> {
+        let bytes = serde_json::to_vec(event)?.len();
+        if bytes > MAX_EVENT_BYTES {
+            tracing::error!(event_id = %event.id, event_type = %event.event_type, bytes, "event too large, refused");
+            return Err(AppendError::TooLarge { event_type: event.event_type.clone(), bytes });
+        }
         diesel::insert_into(outbox::table)
             .values((
                 outbox::id.eq(event.id),
                 outbox::event_type.eq(&event.event_type),
-                outbox::envelope.eq(serde_json::to_value(event).expect("envelope serialises")),
+                outbox::envelope.eq(serde_json::to_value(event)?),
                 outbox::created_at.eq(event.occurred_at),
+                outbox::aggregate_id.eq(event.aggregate_id),
+                outbox::aggregate_version.eq(event.aggregate_version),
             ))
             .execute(conn)
             .await?;

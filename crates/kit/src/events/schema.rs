@@ -8,6 +8,11 @@ diesel::table! {
         envelope -> Jsonb,
         created_at -> Timestamptz,
         published_at -> Nullable<Timestamptz>,
+        aggregate_id -> Uuid,
+        aggregate_version -> Int8,
+        attempts -> Int4,
+        failed_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
     }
 }
 

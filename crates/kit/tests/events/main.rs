@@ -2,6 +2,11 @@
 //! outbox → relay (publisher confirms) → durable queue → idempotent consumer.
 //! Each test has its own database and its own exchange/queue namespace.
 
+mod outbox;
+mod retries;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,7 +15,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use jobtracker_kit::db::{self, Pool};
 use jobtracker_kit::events::topology::{self, QueueSpec};
-use jobtracker_kit::events::{Consumer, Envelope, EventHandler, Outbox, OutboxRelay};
+use jobtracker_kit::events::{Consumer, Envelope, EventHandler, HandlerError, HandlerResult, Outbox, OutboxRelay};
 use jobtracker_testkit::TestEnv;
 use lapin::BasicProperties;
 use lapin::options::{BasicGetOptions, BasicPublishOptions};
@@ -32,7 +37,7 @@ const FAST: Counting = Counting { delay: Duration::ZERO };
 
 #[async_trait]
 impl EventHandler for Counting {
-    async fn handle(&self, conn: &mut AsyncPgConnection, event: &Envelope) -> anyhow::Result<()> {
+    async fn handle(&self, conn: &mut AsyncPgConnection, event: &Envelope) -> HandlerResult {
         tokio::time::sleep(self.delay).await;
         diesel::sql_query("INSERT INTO applied (event_id, times) VALUES ($1, 1) ON CONFLICT (event_id) DO UPDATE SET times = applied.times + 1")
             .bind::<SqlUuid, _>(event.id)
@@ -42,13 +47,18 @@ impl EventHandler for Counting {
     }
 }
 
-/// Always fails: its events must end in the dead-letter queue.
-struct Failing;
+/// Refuses every event as permanently invalid, counting its calls: its
+/// events must end in the dead-letter queue after one attempt each.
+#[derive(Clone, Default)]
+struct Refusing {
+    calls: Arc<AtomicU32>,
+}
 
 #[async_trait]
-impl EventHandler for Failing {
-    async fn handle(&self, _conn: &mut AsyncPgConnection, _event: &Envelope) -> anyhow::Result<()> {
-        anyhow::bail!("this handler always fails")
+impl EventHandler for Refusing {
+    async fn handle(&self, _conn: &mut AsyncPgConnection, _event: &Envelope) -> HandlerResult {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Err(HandlerError::permanent(anyhow::anyhow!("this handler refuses everything")))
     }
 }
 
@@ -101,7 +111,8 @@ impl Harness {
 
     fn consumer(&self, handler: impl EventHandler, token: &CancellationToken) -> JoinHandle<anyhow::Result<()>> {
         let mut consumer = Consumer::new(QUEUE, self.pool.clone(), self.env.bus.clone(), handler);
-        consumer.max_attempts = 2;
+        consumer.min_backoff = Duration::from_millis(10);
+        consumer.max_backoff = Duration::from_millis(50);
         tokio::spawn(consumer.run(token.clone()))
     }
 
@@ -142,6 +153,19 @@ impl Harness {
         connection.close(200, "done".into()).await.unwrap();
     }
 
+    /// How many messages wait in the dead-letter queue (without taking them).
+    async fn dead_letters_waiting(&self) -> u32 {
+        let connection = self.env.bus.connect().await.unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        let dlq = format!("{}.dlq", self.env.bus.queue(QUEUE.name));
+        let passive = lapin::options::QueueDeclareOptions { passive: true, ..Default::default() };
+        let count =
+            channel.queue_declare(dlq.as_str().into(), passive, Default::default()).await.unwrap().message_count();
+        connection.close(200, "done".into()).await.unwrap();
+        count
+    }
+
+    /// Takes every message of the dead-letter queue; returns how many.
     async fn dead_letters(&self) -> usize {
         let connection = self.env.bus.connect().await.unwrap();
         let channel = connection.create_channel().await.unwrap();
@@ -228,10 +252,11 @@ async fn a_redelivered_event_is_applied_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_messages_and_failing_handlers_go_to_the_dead_letter_queue() {
+async fn bad_messages_and_permanently_failing_events_go_to_the_dead_letter_queue_at_once() {
     let harness = Harness::new().await;
     let token = CancellationToken::new();
-    let consumer = harness.consumer(Failing, &token);
+    let refusing = Refusing::default();
+    let consumer = harness.consumer(refusing.clone(), &token);
 
     harness.publish_raw(COUNTED, b"not json").await;
     let user = Uuid::now_v7();
@@ -245,6 +270,7 @@ async fn bad_messages_and_failing_handlers_go_to_the_dead_letter_queue() {
         dead += harness.dead_letters().await;
     }
     assert_eq!(dead, 2);
+    assert_eq!(AtomicU32::load(&refusing.calls, Ordering::SeqCst), 1, "a permanent failure is not retried");
     // The failed event was not recorded as processed: a fixed handler may replay it.
     let mut conn = harness.pool.get().await.unwrap();
     let processed: Tally =
@@ -266,8 +292,8 @@ async fn the_relay_marks_what_it_published_and_publishes_it_once() {
     channel.confirm_select(Default::default()).await.unwrap();
     let relay = OutboxRelay::new(harness.pool.clone(), harness.env.bus.clone(), Outbox::default());
 
-    assert_eq!(relay.publish_batch(&channel).await.unwrap(), 5);
-    assert_eq!(relay.publish_batch(&channel).await.unwrap(), 0, "published rows are not sent again");
+    assert_eq!(relay.publish_batch(&channel).await.unwrap().published, 5);
+    assert_eq!(relay.publish_batch(&channel).await.unwrap().published, 0, "published rows are not sent again");
 
     let queue = harness.env.bus.queue(QUEUE.name);
     let mut queued = 0;

@@ -54,7 +54,13 @@ async fn every_change_is_published_with_a_complete_payload() {
     );
     assert_eq!(changed.application.location.as_deref(), Some("Remote"));
     assert_eq!(changed.application.applied_at, Some(changed.at));
-    assert_eq!(changed.application.status_history.len(), 2);
+    let digest = changed.application.status_digest.expect("version 2 events carry the status digest");
+    assert_eq!(
+        (digest.changes, digest.reached.as_slice()),
+        (2, ["SAVED".to_string(), "APPLIED".to_string()].as_slice())
+    );
+    assert!(changed.application.status_history.is_empty(), "the history itself is not published");
+    assert!(events.iter().all(|e| e.version == 2));
     let deleted: ApplicationDeleted = events[3].payload().unwrap();
     assert_eq!(deleted.application.status, "APPLIED");
 }
