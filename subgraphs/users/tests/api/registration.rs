@@ -63,12 +63,13 @@ async fn signed_out_me_is_null_and_a_bad_token_is_unauthenticated() {
 #[tokio::test]
 async fn unknown_or_malformed_user_ids() {
     let app = TestUsers::spawn().await;
+    let (_, viewer) = app.sign_up("Ada Lovelace").await;
 
-    let unknown =
-        app.users.run("query($id: ID!) { user(id: $id) { id } }", json!({ "id": uuid::Uuid::now_v7() })).await;
+    let unknown = viewer.run("query($id: ID!) { user(id: $id) { id } }", json!({ "id": uuid::Uuid::now_v7() })).await;
     assert_eq!(unknown.data()["user"], json!(null));
 
-    let malformed = app.users.run("{ user(id: \"42\") { id } }", json!({})).await;
+    let malformed = viewer.run("{ user(id: \"42\") { id } }", json!({})).await;
     assert_eq!(malformed.error_code(), "BAD_USER_INPUT");
     assert_eq!(malformed.error_field(), Some("id"));
 }
+
