@@ -52,6 +52,7 @@ pub fn auth_config(env: &TestEnv) -> jobtracker_auth::Config {
     jobtracker_auth::Config {
         service: env.service_config(jobtracker_auth::SERVICE),
         throttle: jobtracker_auth::service::LoginThrottle { max_failures: 5, window: chrono::Duration::minutes(15) },
+        max_concurrent_hashes: 4,
     }
 }
 

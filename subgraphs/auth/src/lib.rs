@@ -6,6 +6,7 @@
 //! `/internal/accounts/{id}` (service-to-service, not routed publicly: the
 //! users subgraph uses it to build a profile it has not yet heard of).
 
+pub mod guard;
 pub mod model;
 pub mod oauth;
 pub mod schema;
@@ -26,7 +27,7 @@ use jobtracker_kit::server::ServiceApp;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::service::{AuthService, LoginThrottle};
+use crate::service::{AuthService, HashGate, LoginThrottle};
 use crate::signing::Signer;
 use crate::store::Store;
 
@@ -40,16 +41,26 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/a
 pub struct Config {
     pub service: ServiceConfig,
     pub throttle: LoginThrottle,
+    /// Password hashes running at once (as many more may wait); beyond, RATE_LIMITED.
+    pub max_concurrent_hashes: usize,
 }
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let max_concurrent_hashes = env_parse("AUTH_MAX_CONCURRENT_HASHES", 2 * cores)?;
+        if max_concurrent_hashes == 0 {
+            anyhow::bail!("AUTH_MAX_CONCURRENT_HASHES must be at least 1");
+        }
         Ok(Self {
             service: ServiceConfig::from_env(&Infra::from_env(), SERVICE, DEFAULT_PORT)?,
             throttle: LoginThrottle {
                 max_failures: env_parse("AUTH_LOGIN_MAX_FAILURES", 5)?,
-                window: chrono::Duration::seconds(env_parse("AUTH_LOGIN_WINDOW_SECS", 900)?),
+                window: chrono::Duration::try_seconds(env_parse("AUTH_LOGIN_WINDOW_SECS", 900)?)
+                    .filter(|window| *window > chrono::Duration::zero())
+                    .ok_or_else(|| anyhow::anyhow!("AUTH_LOGIN_WINDOW_SECS must be a positive number of seconds"))?,
             },
+            max_concurrent_hashes,
         })
     }
 }
@@ -60,7 +71,8 @@ pub async fn service(config: &Config, outbox: Outbox) -> anyhow::Result<(AuthSer
     let pool = db::bootstrap(&config.service.database, MIGRATIONS).await?;
     let store = Store::new(pool.clone(), outbox);
     let signer = Signer::from_row(store.active_signing_key(Signer::generate).await?);
-    Ok((AuthService { store, signer, throttle: config.throttle }, pool))
+    let hashes = HashGate::new(config.max_concurrent_hashes);
+    Ok((AuthService { store, signer, throttle: config.throttle, hashes }, pool))
 }
 
 /// Migrates the database, loads (or creates) the signing key and binds.
