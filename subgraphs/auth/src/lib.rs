@@ -3,8 +3,9 @@
 //!
 //! Routes: `/graphql`, `/health`, `/.well-known/jwks.json`, `/oauth/token`
 //! (password and refresh_token grants), and
-//! `/internal/accounts/{id}` (service-to-service, not routed publicly: the
-//! users subgraph uses it to build a profile it has not yet heard of).
+//! `/internal/accounts/{id}` (service-to-service, not routed publicly and
+//! only answered with the `SERVICE_TOKEN` credential: the users subgraph uses
+//! it to build a profile it has not yet heard of).
 
 pub mod guard;
 pub mod model;
@@ -24,6 +25,7 @@ use jobtracker_kit::config::{Infra, ServiceConfig, env_parse};
 use jobtracker_kit::db;
 use jobtracker_kit::events::{Outbox, OutboxRelay};
 use jobtracker_kit::server::ServiceApp;
+use jobtracker_kit::service_token::{InternalAccess, ServiceToken, require_service_token};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -43,6 +45,8 @@ pub struct Config {
     pub throttle: LoginThrottle,
     /// Password hashes running at once (as many more may wait); beyond, RATE_LIMITED.
     pub max_concurrent_hashes: usize,
+    /// The credential internal calls must carry; `None` refuses them all.
+    pub service_token: Option<ServiceToken>,
 }
 
 impl Config {
@@ -61,6 +65,7 @@ impl Config {
                     .ok_or_else(|| anyhow::anyhow!("AUTH_LOGIN_WINDOW_SECS must be a positive number of seconds"))?,
             },
             max_concurrent_hashes,
+            service_token: ServiceToken::from_env()?,
         })
     }
 }
@@ -82,11 +87,15 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let signer = auth.signer.clone();
     let schema = schema_builder().data(auth.clone()).finish();
 
+    let access = InternalAccess::new(SERVICE, config.service_token.clone());
+    let internal = axum::Router::new()
+        .route("/internal/accounts/{id}", get(internal_account))
+        .route_layer(axum::middleware::from_fn_with_state(access, require_service_token));
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::new(signer.clone())).merge(
         axum::Router::new()
             .route("/.well-known/jwks.json", get(jwks))
-            .route("/internal/accounts/{id}", get(internal_account))
             .route("/oauth/token", axum::routing::post(oauth::token))
+            .merge(internal)
             .with_state(auth),
     );
     let relay = OutboxRelay::new(pool, config.service.bus, outbox);

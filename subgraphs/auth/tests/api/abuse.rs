@@ -107,3 +107,47 @@ async fn password_hashing_beyond_the_bound_is_rate_limited_not_queued() {
         .await;
     assert!(later.data()["register"]["accessToken"].is_string());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_internal_account_lookup_needs_the_service_token() {
+    let auth = TestAuth::spawn().await;
+    let account = auth.register("Ada Lovelace").await;
+    let url = format!("{}/internal/accounts/{}", auth.service.url(), account.user_id);
+    let http = reqwest::Client::new();
+    let lookup = |token: Option<String>| {
+        let mut request = http.get(&url);
+        if let Some(token) = token {
+            request = request.header("x-service-token", token);
+        }
+        request.send()
+    };
+
+    let anonymous = lookup(None).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(!anonymous.text().await.unwrap().contains(&account.email), "no e-mail without the credential");
+    let wrong = lookup(Some("x".repeat(64))).await.unwrap();
+    assert_eq!(wrong.status(), 403);
+    let almost = lookup(Some(auth.env.service_token.expose()[..63].to_string())).await.unwrap();
+    assert_eq!(almost.status(), 403);
+
+    let right = lookup(Some(auth.env.service_token.expose().to_string())).await.unwrap();
+    assert_eq!(right.status(), 200);
+    let body: serde_json::Value = right.json().await.unwrap();
+    assert_eq!(body["email"], account.email.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_service_token_auth_refuses_every_internal_call() {
+    let env = TestEnv::new();
+    let config = jobtracker_auth::Config { service_token: None, ..auth_config(&env) };
+    let service = Running::start(jobtracker_auth::build(config).await.expect("auth starts"));
+    let url = format!("{}/internal/accounts/{}", service.url(), uuid::Uuid::now_v7());
+
+    for token in [None, Some(env.service_token.expose().to_string()), Some(String::new())] {
+        let mut request = reqwest::Client::new().get(&url);
+        if let Some(token) = &token {
+            request = request.header("x-service-token", token);
+        }
+        assert_eq!(request.send().await.unwrap().status(), 403, "{token:?}");
+    }
+}
