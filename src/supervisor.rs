@@ -1,12 +1,15 @@
 //! `--target all`: one child process per service (the subgraphs on tokio,
 //! the router on ntex), exactly as they run in production, supervised here:
 //! logs prefixed with the service name, a crashed child restarted with
-//! backoff, SIGINT/SIGTERM forwarded so every child drains and stops.
+//! backoff, SIGINT/SIGTERM forwarded so every child drains and stops. The
+//! children share one `SERVICE_TOKEN` (generated when unset) for their
+//! internal calls.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use jobtracker_kit::service_token::{self, ServiceToken};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
@@ -15,16 +18,26 @@ use crate::cli::Target;
 
 pub fn run_all(supergraph: Option<PathBuf>) -> anyhow::Result<()> {
     jobtracker_kit::telemetry::init();
+    // The children call each other's internal routes with one shared secret:
+    // the configured one, else a random one for this run (so `make run`
+    // needs no configuration, and no service ever runs with an open door).
+    let service_token = match ServiceToken::from_env()? {
+        Some(token) => token,
+        None => {
+            tracing::info!("{} not set: generated one for this run's services", service_token::ENV);
+            ServiceToken::generate()
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let shutdown = jobtracker_kit::server::shutdown_on_signal();
         let mut children = Vec::new();
         for target in Target::SUBGRAPHS {
-            children.push(tokio::spawn(supervise(target, None, shutdown.clone())));
+            children.push(tokio::spawn(supervise(target, None, service_token.clone(), shutdown.clone())));
         }
         // The router fetches auth's JWKS at start: let the subgraphs come up first.
         wait_for_health(&jobtracker_kit::config::Infra::from_env().auth_url, &shutdown).await;
-        children.push(tokio::spawn(supervise(Target::Router, supergraph, shutdown.clone())));
+        children.push(tokio::spawn(supervise(Target::Router, supergraph, service_token, shutdown.clone())));
         tracing::info!(
             "router on http://{}:{}/graphql (playground in a browser)",
             jobtracker_kit::config::env_or("ROUTER_HOST", "127.0.0.1"),
@@ -49,12 +62,17 @@ async fn wait_for_health(base_url: &str, shutdown: &CancellationToken) {
 }
 
 /// Keeps one service running until shutdown.
-async fn supervise(target: Target, supergraph: Option<PathBuf>, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn supervise(
+    target: Target,
+    supergraph: Option<PathBuf>,
+    service_token: ServiceToken,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let name = target.name();
     let mut backoff = Duration::from_millis(500);
     loop {
         let started = Instant::now();
-        let mut child = spawn(target, supergraph.as_ref())?;
+        let mut child = spawn(target, supergraph.as_ref(), &service_token)?;
         let status = tokio::select! {
             status = child.wait() => status?,
             _ = shutdown.cancelled() => {
@@ -81,9 +99,12 @@ async fn supervise(target: Target, supergraph: Option<PathBuf>, shutdown: Cancel
     }
 }
 
-fn spawn(target: Target, supergraph: Option<&PathBuf>) -> anyhow::Result<Child> {
+fn spawn(target: Target, supergraph: Option<&PathBuf>, service_token: &ServiceToken) -> anyhow::Result<Child> {
     let mut command = Command::new(std::env::current_exe()?);
-    command.args(["run", "--target", target.name()]).env_remove("JOBTRACKER_TARGET");
+    command
+        .args(["run", "--target", target.name()])
+        .env_remove("JOBTRACKER_TARGET")
+        .env(service_token::ENV, service_token.expose());
     if let Some(path) = supergraph {
         command.arg("--supergraph").arg(path);
     }

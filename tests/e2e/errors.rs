@@ -38,7 +38,7 @@ async fn bad_input_is_a_bad_user_input_error_naming_the_field() {
         )
         .await;
     assert_eq!(profile.error_field(), Some("input.socialLinks.0.url"));
-    let page = system.gql.run("{ users(search: \"a\", first: 1000) { totalCount } }", json!({})).await;
+    let page = ada.run("{ users(search: \"ad\", first: 1000) { totalCount } }", json!({})).await;
     assert_eq!(page.error_field(), Some("first"));
 }
 

@@ -98,13 +98,30 @@ async fn a_job_seekers_account_from_registration_to_logout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signed_out_visitors_see_public_profiles_but_no_me() {
+async fn signed_out_visitors_see_no_profiles_and_no_me() {
     let system = System::start().await;
-    let (ada, _) = system.sign_up("Ada Lovelace").await;
+    let (ada, ada_gql) = system.sign_up("Ada Lovelace").await;
+    system.sign_up("Grace Hopper").await;
 
     assert_eq!(system.gql.run("{ me { id } }", json!({})).await.data()["me"], json!(null));
-    let profile = system.gql.run("query($id: ID!) { user(id: $id) { fullName } }", json!({ "id": ada.user_id })).await;
-    assert_eq!(profile.data()["user"]["fullName"], "Ada Lovelace");
+    // The attack: an empty search dumping every profile with e-mail and phone.
+    let dump = "{ users(search: \"\", first: 100) { totalCount edges { node { email phone } } } }";
+    let anonymous_dump = system.gql.run(dump, json!({})).await;
+    assert_eq!(anonymous_dump.error_code(), "UNAUTHENTICATED");
+    assert!(anonymous_dump.body["data"].is_null(), "nothing listed: {}", anonymous_dump.body);
+    let profile =
+        system.gql.run("query($id: ID!) { user(id: $id) { email phone } }", json!({ "id": ada.user_id })).await;
+    assert_eq!(profile.error_code(), "UNAUTHENTICATED");
+    assert_eq!(profile.body["data"]["user"], json!(null), "{}", profile.body);
+    // Signed in, a search is still a search: not "" nor one letter.
+    for search in ["", "  ", "a"] {
+        let response =
+            ada_gql.run("query($s: String!) { users(search: $s) { totalCount } }", json!({ "s": search })).await;
+        assert_eq!(response.error_code(), "BAD_USER_INPUT", "{search:?}");
+        assert_eq!(response.error_field(), Some("search"), "{search:?}");
+    }
+    let found = ada_gql.run("{ users(search: \"gr\") { totalCount } }", json!({})).await;
+    assert_eq!(found.data()["users"]["totalCount"], 1);
     for mutation in [
         "mutation { updateProfile(input: { headline: \"x\" }) { id } }",
         "mutation($id: ID!) { saveProfile(userId: $id) { id } }",

@@ -2,6 +2,7 @@
 //! real router binary in front of them. Everything goes through the router,
 //! as a frontend would.
 
+mod abuse;
 mod applications;
 mod browser;
 mod dashboard;

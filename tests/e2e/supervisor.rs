@@ -22,6 +22,7 @@ async fn run_all_serves_through_the_router_and_stops_on_ctrl_c() {
     let dashboard_port = free_port();
     let mut child = tokio::process::Command::new(binary())
         .arg("run")
+        .env_remove("SERVICE_TOKEN")
         .env("AUTH_PORT", auth_port.to_string())
         .env("USERS_PORT", users_port.to_string())
         .env("ROUTER_PORT", router_port.to_string())
@@ -64,6 +65,12 @@ async fn run_all_serves_through_the_router_and_stops_on_ctrl_c() {
     let ada = Account::register(&gql, "Ada Lovelace").await;
     let me = gql.with_token(&ada.access_token).run("{ me { fullName } }", json!({})).await;
     assert_eq!(me.data()["me"]["fullName"], "Ada Lovelace");
+    // No SERVICE_TOKEN was configured: the children share a generated one, and
+    // auth's internal lookup is not open to whoever reaches its port.
+    let internal = format!("http://127.0.0.1:{auth_port}/internal/accounts/{}", ada.user_id);
+    assert_eq!(client.get(&internal).send().await.unwrap().status(), 401);
+    let guessed = client.get(&internal).header("x-service-token", "0".repeat(64)).send().await.unwrap();
+    assert_eq!(guessed.status(), 403);
 
     let pid = child.id().unwrap().to_string();
     std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();

@@ -1,7 +1,8 @@
 //! Shared plumbing for every Jobtracker service: configuration, telemetry,
-//! database bootstrap, identity, errors, pagination, the event backbone and
-//! the HTTP surface of a subgraph. A subgraph crate should only contain its
-//! domain; everything two subgraphs would otherwise copy lives here.
+//! database bootstrap, identity, errors, pagination, the event backbone, the
+//! HTTP surface of a subgraph and the credential of internal calls. A
+//! subgraph crate should only contain its domain; everything two subgraphs
+//! would otherwise copy lives here.
 
 pub mod auth;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod events;
 pub mod graphql;
 pub mod pagination;
 pub mod server;
+pub mod service_token;
 pub mod telemetry;
 pub mod validate;
 

@@ -9,6 +9,7 @@ use jobtracker_kit::config::{Infra, ServiceConfig};
 use jobtracker_kit::db::DatabaseConfig;
 use jobtracker_kit::events::EventsConfig;
 use jobtracker_kit::events::amqp::EventBus;
+use jobtracker_kit::service_token::ServiceToken;
 
 /// Test databases are named `jt_<service>_<unix-ms>_<random>`; those older
 /// than this are dropped by the next test run.
@@ -18,6 +19,8 @@ const STALE_AFTER_MS: u128 = 2 * 60 * 60 * 1000;
 pub struct TestEnv {
     pub infra: Infra,
     pub bus: EventBus,
+    /// The test's service-to-service credential, shared by its services.
+    pub service_token: ServiceToken,
     id: String,
 }
 
@@ -42,7 +45,7 @@ impl TestEnv {
             let base = infra.database_base_url.clone();
             std::thread::spawn(move || sweep_stale_databases(&base));
         });
-        Self { infra, bus, id }
+        Self { infra, bus, service_token: ServiceToken::generate(), id }
     }
 
     /// A service of this test: port 0, its fresh database, the test's bus.

@@ -52,6 +52,8 @@ pub fn auth_config(env: &TestEnv) -> jobtracker_auth::Config {
     jobtracker_auth::Config {
         service: env.service_config(jobtracker_auth::SERVICE),
         throttle: jobtracker_auth::service::LoginThrottle { max_failures: 5, window: chrono::Duration::minutes(15) },
+        max_concurrent_hashes: 4,
+        service_token: Some(env.service_token.clone()),
     }
 }
 
@@ -63,6 +65,7 @@ pub async fn spawn_users(env: &TestEnv, auth_url: &str) -> Running {
     let config = jobtracker_users::Config {
         service: env.service_config(jobtracker_users::SERVICE),
         auth_url: auth_url.to_string(),
+        service_token: Some(env.service_token.clone()),
     };
     Running::start(jobtracker_users::build(config).await.expect("users starts"))
 }

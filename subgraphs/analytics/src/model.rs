@@ -8,7 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, Months, NaiveDate};
+use jobtracker_kit::AppError;
 use jobtracker_kit::events::contracts::{ApplicationSnapshot, whole_days};
 use serde::{Deserialize, Serialize};
 
@@ -120,8 +121,13 @@ pub fn location_bucket(location: Option<&str>) -> (String, String) {
 
 /// The month an application counts in: when it was applied, else created.
 pub fn month_of(snapshot: &ApplicationSnapshot) -> NaiveDate {
-    let at = snapshot.applied_at.unwrap_or(snapshot.created_at);
-    NaiveDate::from_ymd_opt(at.year(), at.month(), 1).expect("first of a month")
+    first_of_month(snapshot.applied_at.unwrap_or(snapshot.created_at).date_naive())
+}
+
+/// The first day of the date's month (the day is all that changes, so it
+/// always exists).
+fn first_of_month(date: NaiveDate) -> NaiveDate {
+    date.with_day(1).unwrap_or(date)
 }
 
 fn stage_rank(status: &str) -> Option<usize> {
@@ -183,27 +189,78 @@ pub fn median_days(histogram: &BTreeMap<i64, i64>) -> Option<f64> {
     if total <= 0 {
         return None;
     }
-    let nth = |n: i64| -> i64 {
+    // The day of the n-th sample (0-based), in day order.
+    let nth = |n: i64| -> Option<i64> {
         let mut seen = 0;
-        for (days, count) in histogram {
+        histogram.iter().find_map(|(days, count)| {
             seen += count;
-            if seen > n {
-                return *days;
-            }
-        }
-        *histogram.keys().last().expect("non-empty histogram")
+            (seen > n).then_some(*days)
+        })
     };
-    Some(if total % 2 == 1 { nth(total / 2) as f64 } else { (nth(total / 2 - 1) + nth(total / 2)) as f64 / 2.0 })
+    Some(if total % 2 == 1 { nth(total / 2)? as f64 } else { (nth(total / 2 - 1)? + nth(total / 2)?) as f64 / 2.0 })
 }
 
-/// Every month from `from` to `to`, inclusive, as first days.
+/// The earliest and latest years a month range may touch: a job hunt
+/// happens within them, and the bound keeps the work per request small
+/// (chrono alone accepts years -262143 to 262142).
+pub const MIN_YEAR: i32 = 1970;
+pub const MAX_YEAR: i32 = 2100;
+/// The longest range `applicationsPerMonth` answers (20 years).
+pub const MAX_MONTHS: i64 = 240;
+
+/// A validated range of whole months, first and last inclusive. Checked
+/// before a single month is listed: the cost of answering is bounded by
+/// `MAX_MONTHS` whatever dates were sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MonthRange {
+    first: NaiveDate,
+    last: NaiveDate,
+}
+
+impl MonthRange {
+    /// `to` defaults to `today`, `from` to 11 months before `to`'s month.
+    pub fn parse(from: Option<NaiveDate>, to: Option<NaiveDate>, today: NaiveDate) -> Result<Self, AppError> {
+        for (date, field) in [(from, "from"), (to, "to")] {
+            if let Some(date) = date
+                && !(MIN_YEAR..=MAX_YEAR).contains(&date.year())
+            {
+                return Err(AppError::bad_input(field, format!("{field} must be between {MIN_YEAR} and {MAX_YEAR}")));
+            }
+        }
+        let last = first_of_month(to.unwrap_or(today));
+        let first = match from {
+            Some(from) => first_of_month(from),
+            None => last.checked_sub_months(Months::new(11)).unwrap_or(last),
+        };
+        if from.is_some_and(|from| from > to.unwrap_or(today)) {
+            return Err(AppError::bad_input("from", "from must not be after to"));
+        }
+        let span = (i64::from(last.year()) - i64::from(first.year())) * 12 + i64::from(last.month())
+            - i64::from(first.month())
+            + 1;
+        if span > MAX_MONTHS {
+            return Err(AppError::bad_input("to", format!("at most {MAX_MONTHS} months")));
+        }
+        Ok(Self { first, last })
+    }
+
+    /// Every month of the range, as first days.
+    pub fn months(&self) -> Vec<NaiveDate> {
+        months(self.first, self.last)
+    }
+}
+
+/// Every month from `from` to `to`, inclusive, as first days. Ends at the
+/// last representable month rather than panicking past it.
 pub fn months(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
-    let mut month = NaiveDate::from_ymd_opt(from.year(), from.month(), 1).expect("first of a month");
-    let last = NaiveDate::from_ymd_opt(to.year(), to.month(), 1).expect("first of a month");
+    let (mut month, last) = (first_of_month(from), first_of_month(to));
     let mut all = Vec::new();
     while month <= last {
         all.push(month);
-        month = month.checked_add_months(chrono::Months::new(1)).expect("a representable month");
+        match month.checked_add_months(Months::new(1)) {
+            Some(next) => month = next,
+            None => break,
+        }
     }
     all
 }
@@ -357,6 +414,34 @@ mod tests {
         assert_eq!(median_days(&BTreeMap::from([(1, 1), (3, 1), (10, 1)])), Some(3.0));
         assert_eq!(median_days(&BTreeMap::from([(2, 2), (8, 2)])), Some(5.0));
         assert_eq!(median_days(&BTreeMap::from([(1, 5), (100, 1)])), Some(1.0));
+    }
+
+    fn date(raw: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(raw, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn month_ranges_are_bounded_before_any_month_is_listed() {
+        let today = date("2026-11-25");
+        let field = |from: &str, to: &str| MonthRange::parse(Some(date(from)), Some(date(to)), today).unwrap_err();
+        // The two extremes of the attack: a second of CPU per field, and a panic.
+        assert_eq!(field("-262143-01-01", "+262142-11-30").field(), Some("from"));
+        assert_eq!(field("+262142-12-01", "+262142-12-31").field(), Some("from"));
+        assert_eq!(field("2026-01-01", "+262142-12-31").field(), Some("to"));
+        assert_eq!(field("1969-12-31", "2026-01-01").field(), Some("from"));
+        assert_eq!(field("2000-01-01", "2100-12-31").field(), Some("to"), "over 240 months");
+        assert_eq!(field("2026-03-01", "2026-01-01").field(), Some("from"), "backwards");
+        assert_eq!(
+            MonthRange::parse(Some(date("2081-01-01")), Some(date("2100-12-31")), today).unwrap().months().len(),
+            240
+        );
+        assert_eq!(MonthRange::parse(None, None, today).unwrap().months().len(), 12);
+        assert_eq!(MonthRange::parse(None, Some(date("1970-03-10")), today).unwrap().months().len(), 12);
+    }
+
+    #[test]
+    fn months_end_at_the_last_representable_month() {
+        assert_eq!(months(NaiveDate::MAX, NaiveDate::MAX), vec![date("+262142-12-01")]);
     }
 
     #[test]

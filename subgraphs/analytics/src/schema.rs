@@ -7,18 +7,14 @@ use async_graphql::{
     Context, EmptyMutation, EmptySubscription, Enum, InputValueError, InputValueResult, Object, Result, Scalar,
     ScalarType, Schema, SchemaBuilder, SimpleObject, Value,
 };
-use chrono::{Datelike, Months, NaiveDate};
-use jobtracker_kit::AppError;
+use chrono::NaiveDate;
 use jobtracker_kit::graphql::require_viewer;
 
 use crate::classify::CATEGORIES;
-use crate::model::{FUNNEL, STATUSES, median_days, metric, months};
+use crate::model::{FUNNEL, MonthRange, STATUSES, median_days, metric};
 use crate::store::{CounterRow, Store};
 
 pub type AnalyticsSchema = Schema<Query, EmptyMutation, EmptySubscription>;
-
-/// The longest range `applicationsPerMonth` answers (20 years).
-const MAX_MONTHS: usize = 240;
 
 /// A calendar date, `YYYY-MM-DD`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,20 +143,13 @@ impl Analytics {
     }
 
     /// Applications per month (by appliedAt, else createdAt), every month of
-    /// [from, to] including empty ones. Defaults: the last 12 months.
+    /// [from, to] including empty ones. Defaults: the last 12 months. Dates
+    /// between 1970 and 2100, at most 240 months (BAD_USER_INPUT otherwise).
     async fn applications_per_month(&self, from: Option<Date>, to: Option<Date>) -> Result<Vec<MonthCount>> {
         let today = jobtracker_kit::db::now().date_naive();
-        let to = to.map_or(today, |d| d.0);
-        let from = from
-            .map_or_else(|| to.with_day(1).and_then(|d| d.checked_sub_months(Months::new(11))).unwrap_or(to), |d| d.0);
-        if from > to {
-            return Err(AppError::bad_input("from", "from must not be after to").into());
-        }
-        let months = months(from, to);
-        if months.len() > MAX_MONTHS {
-            return Err(AppError::bad_input("to", format!("at most {MAX_MONTHS} months")).into());
-        }
-        Ok(months
+        let range = MonthRange::parse(from.map(|d| d.0), to.map(|d| d.0), today)?;
+        Ok(range
+            .months()
             .into_iter()
             .map(|month| {
                 let key = month.format("%Y-%m").to_string();

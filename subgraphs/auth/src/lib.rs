@@ -3,9 +3,11 @@
 //!
 //! Routes: `/graphql`, `/health`, `/.well-known/jwks.json`, `/oauth/token`
 //! (password and refresh_token grants), and
-//! `/internal/accounts/{id}` (service-to-service, not routed publicly: the
-//! users subgraph uses it to build a profile it has not yet heard of).
+//! `/internal/accounts/{id}` (service-to-service, not routed publicly and
+//! only answered with the `SERVICE_TOKEN` credential: the users subgraph uses
+//! it to build a profile it has not yet heard of).
 
+pub mod guard;
 pub mod model;
 pub mod oauth;
 pub mod schema;
@@ -23,10 +25,11 @@ use jobtracker_kit::config::{Infra, ServiceConfig, env_parse};
 use jobtracker_kit::db;
 use jobtracker_kit::events::{Outbox, OutboxRelay};
 use jobtracker_kit::server::ServiceApp;
+use jobtracker_kit::service_token::{InternalAccess, ServiceToken, require_service_token};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::service::{AuthService, LoginThrottle};
+use crate::service::{AuthService, HashGate, LoginThrottle};
 use crate::signing::Signer;
 use crate::store::Store;
 
@@ -40,16 +43,29 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/a
 pub struct Config {
     pub service: ServiceConfig,
     pub throttle: LoginThrottle,
+    /// Password hashes running at once (as many more may wait); beyond, RATE_LIMITED.
+    pub max_concurrent_hashes: usize,
+    /// The credential internal calls must carry; `None` refuses them all.
+    pub service_token: Option<ServiceToken>,
 }
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let max_concurrent_hashes = env_parse("AUTH_MAX_CONCURRENT_HASHES", 2 * cores)?;
+        if max_concurrent_hashes == 0 {
+            anyhow::bail!("AUTH_MAX_CONCURRENT_HASHES must be at least 1");
+        }
         Ok(Self {
             service: ServiceConfig::from_env(&Infra::from_env(), SERVICE, DEFAULT_PORT)?,
             throttle: LoginThrottle {
                 max_failures: env_parse("AUTH_LOGIN_MAX_FAILURES", 5)?,
-                window: chrono::Duration::seconds(env_parse("AUTH_LOGIN_WINDOW_SECS", 900)?),
+                window: chrono::Duration::try_seconds(env_parse("AUTH_LOGIN_WINDOW_SECS", 900)?)
+                    .filter(|window| *window > chrono::Duration::zero())
+                    .ok_or_else(|| anyhow::anyhow!("AUTH_LOGIN_WINDOW_SECS must be a positive number of seconds"))?,
             },
+            max_concurrent_hashes,
+            service_token: ServiceToken::from_env()?,
         })
     }
 }
@@ -60,7 +76,8 @@ pub async fn service(config: &Config, outbox: Outbox) -> anyhow::Result<(AuthSer
     let pool = db::bootstrap(&config.service.database, MIGRATIONS).await?;
     let store = Store::new(pool.clone(), outbox);
     let signer = Signer::from_row(store.active_signing_key(Signer::generate).await?);
-    Ok((AuthService { store, signer, throttle: config.throttle }, pool))
+    let hashes = HashGate::new(config.max_concurrent_hashes);
+    Ok((AuthService { store, signer, throttle: config.throttle, hashes }, pool))
 }
 
 /// Migrates the database, loads (or creates) the signing key and binds.
@@ -70,11 +87,15 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let signer = auth.signer.clone();
     let schema = schema_builder().data(auth.clone()).finish();
 
+    let access = InternalAccess::new(SERVICE, config.service_token.clone());
+    let internal = axum::Router::new()
+        .route("/internal/accounts/{id}", get(internal_account))
+        .route_layer(axum::middleware::from_fn_with_state(access, require_service_token));
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::new(signer.clone())).merge(
         axum::Router::new()
             .route("/.well-known/jwks.json", get(jwks))
-            .route("/internal/accounts/{id}", get(internal_account))
             .route("/oauth/token", axum::routing::post(oauth::token))
+            .merge(internal)
             .with_state(auth),
     );
     let relay = OutboxRelay::new(pool, config.service.bus, outbox).with_settings(&config.service.events);

@@ -45,7 +45,7 @@ pub async fn token(State(auth): State<AuthService>, Form(request): Form<TokenReq
     match result {
         Ok(session) => granted(session),
         Err(AppError::RateLimited { retry_after_secs }) => {
-            let mut response = error(StatusCode::TOO_MANY_REQUESTS, "slow_down", "too many failed attempts");
+            let mut response = error(StatusCode::TOO_MANY_REQUESTS, "slow_down", "too many attempts, retry later");
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             response
         }

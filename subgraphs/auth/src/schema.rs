@@ -1,5 +1,6 @@
 //! auth's part of the supergraph: the four account mutations. `User` is
-//! owned by the users subgraph; auth only returns references to it.
+//! owned by the users subgraph; auth only returns references to it. A request
+//! may hold at most one of `register`, `login` and `refreshToken` (`guard`).
 
 use async_graphql::{Context, EmptySubscription, ID, InputObject, Object, Result, Schema, SchemaBuilder, SimpleObject};
 
@@ -58,20 +59,23 @@ pub struct Mutation;
 
 #[Object]
 impl Mutation {
-    /// Creates an account and signs it in.
+    /// Creates an account and signs it in. At most one of register, login and
+    /// refreshToken per request (BAD_USER_INPUT otherwise).
     async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
         let auth = ctx.data_unchecked::<AuthService>();
         Ok(auth.register(&input.email, &input.password, &input.full_name).await?.into())
     }
 
     /// Signs in. Unknown e-mail and wrong password fail alike (UNAUTHENTICATED);
-    /// repeated failures for one e-mail are throttled (RATE_LIMITED).
+    /// repeated attempts for one e-mail are throttled (RATE_LIMITED). At most
+    /// one of register, login and refreshToken per request (BAD_USER_INPUT otherwise).
     async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AuthPayload> {
         let auth = ctx.data_unchecked::<AuthService>();
         Ok(auth.login(&email, &password).await?.into())
     }
 
     /// Exchanges a refresh token for a new pair; the presented token is spent.
+    /// At most one of register, login and refreshToken per request.
     async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
         let auth = ctx.data_unchecked::<AuthService>();
         Ok(auth.refresh(&refresh_token).await?.into())
@@ -85,5 +89,8 @@ impl Mutation {
 }
 
 pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription).enable_federation().extension(async_graphql::extensions::Tracing)
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .extension(async_graphql::extensions::Tracing)
+        .extension(crate::guard::OneCredentialMutation)
 }

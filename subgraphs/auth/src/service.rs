@@ -1,21 +1,84 @@
 //! The account use cases (register, login, refresh, logout), composed from
 //! the domain rules in `model` and the transactions in `store`.
 
-use chrono::{Duration, Utc};
+use std::sync::Arc;
+
+use chrono::Duration;
 use jobtracker_kit::db;
 use jobtracker_kit::{AppError, AppResult};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
-use crate::model::{Email, FullName, Password, RefreshToken, decoy_hash, hash_refresh_token, verify_password};
+use crate::model::{DECOY_HASH, Email, FullName, Password, RefreshToken, hash_refresh_token, verify_password};
 use crate::signing::{ACCESS_TOKEN_TTL_SECS, Signer};
 use crate::store::{Account, RefreshRefusal, Store};
 
-/// Brute-force throttle: at most `max_failures` failed logins per e-mail
-/// within `window`.
+/// Brute-force throttle: at most `max_failures` login attempts per e-mail
+/// within `window` (a successful login starts over). Each attempt is counted
+/// before its password is checked, so concurrent guesses cannot all pass.
 #[derive(Clone, Copy, Debug)]
 pub struct LoginThrottle {
     pub max_failures: i64,
     pub window: Duration,
+}
+
+/// Bounds password hashing, the one expensive thing auth does for anonymous
+/// callers (argon2: tens of milliseconds of a core and 19 MiB each). At most
+/// `max_concurrent` hashes run and as many wait their turn; a request beyond
+/// that is RATE_LIMITED at once rather than queued without bound, so a flood
+/// of logins or registrations costs auth a fixed share of the machine.
+#[derive(Clone, Debug)]
+pub struct HashGate {
+    running: Arc<Semaphore>,
+    admitted: Arc<Semaphore>,
+}
+
+/// A place in the hashing line, held from admission to the end of the hash.
+pub struct HashPlace {
+    _admitted: OwnedSemaphorePermit,
+    running: Arc<Semaphore>,
+}
+
+impl HashGate {
+    pub fn new(max_concurrent: usize) -> Self {
+        let max_concurrent = max_concurrent.max(1);
+        Self {
+            running: Arc::new(Semaphore::new(max_concurrent)),
+            admitted: Arc::new(Semaphore::new(max_concurrent * 2)),
+        }
+    }
+
+    /// A place in line, or RATE_LIMITED (retry in a second) when the line is full.
+    pub fn admit(&self) -> AppResult<HashPlace> {
+        match self.admitted.clone().try_acquire_owned() {
+            Ok(permit) => Ok(HashPlace { _admitted: permit, running: self.running.clone() }),
+            Err(_) => {
+                tracing::warn!("password hashing saturated, request refused");
+                Err(AppError::RateLimited { retry_after_secs: 1 })
+            }
+        }
+    }
+}
+
+impl HashPlace {
+    /// Waits for a hashing slot, then runs `work` on a blocking thread (argon2
+    /// must stay off the async workers). The slot is released when the work
+    /// ends, even if the caller has gone away meanwhile.
+    pub async fn run<T: Send + 'static>(
+        self,
+        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> AppResult<T> {
+        let slot = self.running.clone().acquire_owned().await.map_err(AppError::internal)?;
+        let place = self;
+        tokio::task::spawn_blocking(move || {
+            let result = work();
+            drop((slot, place));
+            result
+        })
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)
+    }
 }
 
 /// What a successful register, login or refresh hands out.
@@ -31,6 +94,7 @@ pub struct AuthService {
     pub store: Store,
     pub signer: Signer,
     pub throttle: LoginThrottle,
+    pub hashes: HashGate,
 }
 
 fn invalid_credentials() -> AppError {
@@ -44,7 +108,7 @@ impl AuthService {
         let email = Email::parse(email, "input.email")?;
         let password = Password::parse(password, "input.password")?;
         let full_name = FullName::parse(full_name, "input.fullName")?;
-        let password_hash = blocking(move || password.hash()).await?;
+        let password_hash = self.hashes.admit()?.run(move || password.hash()).await?;
         let account = Account {
             id: Uuid::now_v7(),
             email: email.as_str().to_string(),
@@ -60,31 +124,30 @@ impl AuthService {
 
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, email: &str, password: &str) -> AppResult<Session> {
-        // A malformed e-mail cannot belong to an account: same answer as unknown.
+        // A malformed e-mail cannot belong to an account, nor a password
+        // longer than registration allows: same answer as unknown, no hashing.
         let Ok(email) = Email::parse(email, "email") else {
             return Err(invalid_credentials());
         };
-        let (failures, oldest) = self.store.recent_failures(email.as_str(), self.throttle.window).await?;
-        if failures >= self.throttle.max_failures {
-            let retry_at = oldest.unwrap_or_else(Utc::now) + self.throttle.window;
-            let retry_after_secs = (retry_at - db::now()).num_seconds().max(1) as u64;
-            return Err(AppError::RateLimited { retry_after_secs });
+        if !Password::may_exist(password) {
+            return Err(invalid_credentials());
         }
+        // A place in the hashing line first: refused there, the attempt was
+        // no guess and must not count against the e-mail.
+        let place = self.hashes.admit()?;
+        self.store.reserve_login_attempt(email.as_str(), self.throttle).await?;
         let account = self.store.account_by_email(email.as_str()).await?;
-        let stored_hash = account.as_ref().map_or_else(|| decoy_hash().to_string(), |a| a.password_hash.clone());
+        let stored_hash = account.as_ref().map_or(DECOY_HASH, |a| a.password_hash.as_str()).to_string();
         let candidate = password.to_string();
-        let matches = blocking(move || Ok(verify_password(&candidate, &stored_hash))).await?;
+        let matches = place.run(move || Ok(verify_password(&candidate, &stored_hash))).await?;
         match account {
             Some(account) if matches => {
-                self.store.clear_failures(email.as_str()).await?;
+                self.store.reset_login_attempts(email.as_str()).await?;
                 let refresh = RefreshToken::generate();
                 self.store.start_session(account.id, &refresh.hash).await?;
                 self.session(account.id, refresh)
             }
-            _ => {
-                self.store.record_failure(email.as_str(), self.throttle.window).await?;
-                Err(invalid_credentials())
-            }
+            _ => Err(invalid_credentials()),
         }
     }
 
@@ -114,9 +177,4 @@ impl AuthService {
             expires_in: ACCESS_TOKEN_TTL_SECS,
         })
     }
-}
-
-/// argon2 is deliberately slow: keep it off the async workers.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> anyhow::Result<T> + Send + 'static) -> AppResult<T> {
-    tokio::task::spawn_blocking(work).await.map_err(AppError::internal)?.map_err(AppError::internal)
 }

@@ -1,15 +1,18 @@
-//! auth's database: accounts, refresh tokens, signing keys and failed logins.
+//! auth's database: accounts, refresh tokens, signing keys and login attempts.
 //! Each method is one transaction; events go to the outbox in the same one.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{BigInt, Double, Integer, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use jobtracker_kit::db::Pool;
 use jobtracker_kit::events::contracts::{USER_REGISTERED, UserRegistered};
 use jobtracker_kit::events::{Envelope, Outbox};
 use jobtracker_kit::{AppError, AppResult};
 use uuid::Uuid;
+
+use crate::service::LoginThrottle;
 
 mod tables {
     diesel::table! {
@@ -42,14 +45,14 @@ mod tables {
         }
     }
     diesel::table! {
-        login_failures (id) {
-            id -> Int8,
+        login_attempts (email) {
             email -> Text,
-            failed_at -> Timestamptz,
+            attempts -> Int4,
+            window_start -> Timestamptz,
         }
     }
 }
-use tables::{accounts, login_failures, refresh_tokens, signing_keys};
+use tables::{accounts, login_attempts, refresh_tokens, signing_keys};
 
 pub const REFRESH_TOKEN_TTL_DAYS: i64 = 30;
 
@@ -79,6 +82,18 @@ struct StoredRefreshToken {
     expires_at: DateTime<Utc>,
     used_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(QueryableByName)]
+struct Attempts {
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+}
+
+#[derive(QueryableByName)]
+struct RetryAfter {
+    #[diesel(sql_type = BigInt)]
+    retry_after_secs: i64,
 }
 
 /// Why a refresh token was refused.
@@ -159,34 +174,51 @@ impl Store {
         Ok(accounts::table.find(id).select(Account::as_select()).first(&mut conn).await.optional()?)
     }
 
-    /// Failed logins for the e-mail within the window: count and oldest time.
-    pub async fn recent_failures(&self, email: &str, window: Duration) -> AppResult<(i64, Option<DateTime<Utc>>)> {
+    /// Counts a login attempt for the e-mail before its password is checked,
+    /// or refuses it (RATE_LIMITED) when the window already holds
+    /// `max_failures`. One statement: the row lock taken by `ON CONFLICT DO
+    /// UPDATE` makes concurrent attempts count one after another, so no more
+    /// than `max_failures` of them ever get through, however many arrive at once.
+    #[tracing::instrument(skip_all)]
+    pub async fn reserve_login_attempt(&self, email: &str, throttle: LoginThrottle) -> AppResult<()> {
         let mut conn = self.pool.get().await?;
-        let since = Utc::now() - window;
-        let (count, oldest) = login_failures::table
-            .filter(login_failures::email.eq(email).and(login_failures::failed_at.gt(since)))
-            .select((diesel::dsl::count_star(), diesel::dsl::min(login_failures::failed_at)))
-            .first::<(i64, Option<DateTime<Utc>>)>(&mut conn)
-            .await?;
-        Ok((count, oldest))
-    }
-
-    pub async fn record_failure(&self, email: &str, window: Duration) -> AppResult<()> {
-        let mut conn = self.pool.get().await?;
-        // Old rows of this e-mail no longer count: drop them as we go.
-        diesel::delete(
-            login_failures::table
-                .filter(login_failures::email.eq(email).and(login_failures::failed_at.le(Utc::now() - window))),
+        let window_secs = throttle.window.num_seconds() as f64;
+        let counted = diesel::sql_query(
+            "INSERT INTO login_attempts AS a (email, attempts, window_start) VALUES ($1, 1, now()) \
+             ON CONFLICT (email) DO UPDATE SET \
+                 attempts = CASE WHEN a.window_start <= now() - make_interval(secs => $3) THEN 1 ELSE a.attempts + 1 END, \
+                 window_start = CASE WHEN a.window_start <= now() - make_interval(secs => $3) THEN now() ELSE a.window_start END \
+             WHERE a.window_start <= now() - make_interval(secs => $3) OR a.attempts < $2 \
+             RETURNING a.attempts",
         )
-        .execute(&mut conn)
-        .await?;
-        diesel::insert_into(login_failures::table).values(login_failures::email.eq(email)).execute(&mut conn).await?;
-        Ok(())
+        .bind::<Text, _>(email)
+        .bind::<BigInt, _>(throttle.max_failures)
+        .bind::<Double, _>(window_secs)
+        .get_result::<Attempts>(&mut conn)
+        .await
+        .optional()?;
+        if let Some(counted) = counted {
+            tracing::debug!(attempt = counted.attempts, "login attempt counted");
+            return Ok(());
+        }
+        // Refused: when the window ends, for the client's retryAfter.
+        let retry = diesel::sql_query(
+            "SELECT GREATEST(1, CEIL(EXTRACT(EPOCH FROM window_start + make_interval(secs => $2) - now())))::int8 \
+             AS retry_after_secs FROM login_attempts WHERE email = $1",
+        )
+        .bind::<Text, _>(email)
+        .bind::<Double, _>(window_secs)
+        .get_result::<RetryAfter>(&mut conn)
+        .await
+        .optional()?;
+        let retry_after_secs = retry.map_or(throttle.window.num_seconds(), |r| r.retry_after_secs).max(1) as u64;
+        Err(AppError::RateLimited { retry_after_secs })
     }
 
-    pub async fn clear_failures(&self, email: &str) -> AppResult<()> {
+    /// A successful login starts the count over.
+    pub async fn reset_login_attempts(&self, email: &str) -> AppResult<()> {
         let mut conn = self.pool.get().await?;
-        diesel::delete(login_failures::table.filter(login_failures::email.eq(email))).execute(&mut conn).await?;
+        diesel::delete(login_attempts::table.find(email)).execute(&mut conn).await?;
         Ok(())
     }
 

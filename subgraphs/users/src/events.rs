@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use jobtracker_kit::events::contracts::{USER_REGISTERED, UserRegistered};
 use jobtracker_kit::events::{Envelope, EventHandler, HandlerResult};
+use jobtracker_kit::service_token::{self, ServiceToken};
 use jobtracker_kit::{AppError, AppResult};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -39,11 +40,13 @@ impl EventHandler for RegistrationHandler {
 }
 
 /// auth's internal account lookup, for a profile asked for between
-/// `register` returning and `user.registered` being consumed.
+/// `register` returning and `user.registered` being consumed. Authenticated
+/// with the shared `SERVICE_TOKEN`.
 #[derive(Clone)]
 pub struct AccountsClient {
     base_url: String,
     http: reqwest::Client,
+    token: Option<ServiceToken>,
 }
 
 #[derive(Deserialize)]
@@ -56,14 +59,19 @@ struct Account {
 }
 
 impl AccountsClient {
-    pub fn new(base_url: &str) -> Self {
-        Self {
-            base_url: base_url.trim_end_matches('/').to_string(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(3))
-                .build()
-                .expect("static HTTP client configuration"),
+    pub fn new(base_url: &str, token: Option<ServiceToken>) -> anyhow::Result<Self> {
+        if token.is_none() {
+            tracing::warn!(
+                "{} is not set: auth will refuse the account lookup, and a profile asked for before its \
+                 user.registered event arrives fails",
+                service_token::ENV
+            );
         }
+        Ok(Self {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?,
+            token,
+        })
     }
 
     /// The profile, creating it from auth's account when this service has
@@ -72,14 +80,20 @@ impl AccountsClient {
         if let Some(profile) = store.get(id).await? {
             return Ok(Some(profile));
         }
-        let response = self
-            .http
-            .get(format!("{}/internal/accounts/{id}", self.base_url))
-            .send()
-            .await
-            .map_err(AppError::internal)?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
+        let mut request = self.http.get(format!("{}/internal/accounts/{id}", self.base_url));
+        if let Some(token) = &self.token {
+            request = request.header(service_token::HEADER, token.expose());
+        }
+        let response = request.send().await.map_err(AppError::internal)?;
+        match response.status() {
+            reqwest::StatusCode::NOT_FOUND => return Ok(None),
+            status @ (reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN) => {
+                return Err(AppError::internal(anyhow::anyhow!(
+                    "auth refused the internal account lookup ({status}): users and auth need the same {}",
+                    service_token::ENV
+                )));
+            }
+            _ => {}
         }
         let account: Account =
             response.error_for_status().map_err(AppError::internal)?.json().await.map_err(AppError::internal)?;

@@ -14,6 +14,7 @@ use jobtracker_kit::events::contracts::USER_UPDATED;
 use jobtracker_kit::events::topology::USERS_ACCOUNTS;
 use jobtracker_kit::events::{Consumer, Fanout, Outbox, OutboxRelay};
 use jobtracker_kit::server::ServiceApp;
+use jobtracker_kit::service_token::ServiceToken;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{AccountsClient, RegistrationHandler};
@@ -30,12 +31,18 @@ pub struct Config {
     pub service: ServiceConfig,
     /// auth's base URL: JWKS and the internal account lookup.
     pub auth_url: String,
+    /// The credential of the internal account lookup (`SERVICE_TOKEN`).
+    pub service_token: Option<ServiceToken>,
 }
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
         let infra = Infra::from_env();
-        Ok(Self { service: ServiceConfig::from_env(&infra, SERVICE, DEFAULT_PORT)?, auth_url: infra.auth_url })
+        Ok(Self {
+            service: ServiceConfig::from_env(&infra, SERVICE, DEFAULT_PORT)?,
+            auth_url: infra.auth_url,
+            service_token: ServiceToken::from_env()?,
+        })
     }
 }
 
@@ -43,9 +50,10 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let pool = db::bootstrap(&config.service.database, MIGRATIONS).await?;
     let outbox = Outbox::default();
     let store = Store::new(pool.clone(), outbox.clone());
+    let accounts = AccountsClient::new(&config.auth_url, config.service_token)?;
     let background = CancellationToken::new();
     let fanout = Fanout::spawn(config.service.bus.clone(), &[USER_UPDATED], background.clone());
-    let schema = schema_builder().data(store).data(AccountsClient::new(&config.auth_url)).data(fanout).finish();
+    let schema = schema_builder().data(store).data(accounts).data(fanout).finish();
     let verifier = TokenVerifier::for_auth_service(&config.auth_url);
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, verifier);
 

@@ -11,6 +11,7 @@ const MAX_SKILLS: usize = 50;
 const MAX_SKILL_CHARS: usize = 50;
 const MAX_LINKS: usize = 10;
 pub const MAX_SEARCH_CHARS: usize = 100;
+pub const MIN_SEARCH_CHARS: usize = 2;
 
 #[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -157,11 +158,19 @@ fn parse_skills(skills: Vec<String>) -> Result<Vec<String>, AppError> {
     Ok(kept)
 }
 
-/// A name search term: trimmed, at most 100 characters, LIKE wildcards escaped.
+/// A name search term: trimmed, at least 2 non-space and at most 100
+/// characters, LIKE wildcards escaped. The minimum keeps a search a search:
+/// `""` or `"a"` would page through (nearly) every profile.
 pub fn search_pattern(raw: &str) -> Result<String, AppError> {
     let term = raw.trim().to_lowercase();
     if term.chars().count() > MAX_SEARCH_CHARS {
         return Err(AppError::bad_input("search", format!("search must be at most {MAX_SEARCH_CHARS} characters")));
+    }
+    if term.chars().filter(|c| !c.is_whitespace()).count() < MIN_SEARCH_CHARS {
+        return Err(AppError::bad_input(
+            "search",
+            format!("search must have at least {MIN_SEARCH_CHARS} characters besides spaces"),
+        ));
     }
     let escaped = term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     Ok(format!("%{escaped}%"))
@@ -241,5 +250,14 @@ mod tests {
     fn search_escapes_like_wildcards() {
         assert_eq!(search_pattern(" Ada_100% ").unwrap(), "%ada\\_100\\%%");
         assert!(search_pattern(&"a".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn search_needs_two_characters_besides_spaces() {
+        for short in ["", " ", "a", " a  ", "\t\u{3000}x"] {
+            assert_eq!(search_pattern(short).unwrap_err().field(), Some("search"), "{short:?}");
+        }
+        assert_eq!(search_pattern(" ad ").unwrap(), "%ad%");
+        assert_eq!(search_pattern("a b").unwrap(), "%a b%");
     }
 }

@@ -135,12 +135,17 @@ impl Query {
         }
     }
 
-    /// Any user's public profile; null when there is no such user.
+    /// A user's profile, for signed-in viewers only (profiles are visible to
+    /// the app's users, not to the world): UNAUTHENTICATED when signed out;
+    /// null when there is no such user.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
+        require_viewer(ctx)?;
         Ok(profile(ctx, parse_user_id(&id, "id")?).await?)
     }
 
     /// Users whose full name contains `search` (case-insensitive), by name.
+    /// Signed-in viewers only (UNAUTHENTICATED otherwise); `search` needs at
+    /// least 2 non-space characters (BAD_USER_INPUT, field `search`).
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -148,12 +153,20 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<CountedConnection<User>> {
+        require_viewer(ctx)?;
         let page = PageRequest::parse(first, after)?;
         let pattern = model::search_pattern(&search)?;
         let (rows, total) = ctx.data_unchecked::<Store>().search(&pattern, &page).await?;
         Ok(pagination::connection(rows, &page, total, |p| (p.full_name.to_lowercase(), p.id), User::from))
     }
 
+    /// Federation entity resolution, for the router only (`_entities` is not
+    /// part of the public API). It stays open to anonymous callers because the
+    /// router resolves `AuthPayload.user` for `register`/`login`/`refreshToken`,
+    /// whose caller has no token yet; the only reference the supergraph hands
+    /// out to such a caller is their own account. Straight at this port it
+    /// answers an exact id only (UUIDv7: nothing to enumerate, no search).
+    /// See docs/decisions/0019-profiles-for-signed-in-users.md.
     #[graphql(entity)]
     async fn find_user_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
         match Uuid::parse_str(&id) {

@@ -71,3 +71,26 @@ async fn numbers_are_private() {
         .await;
     assert_eq!(anonymous.error_code(), "UNAUTHENTICATED");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extreme_month_ranges_are_refused_before_any_work() {
+    let app = TestAnalytics::spawn().await;
+    let ada = app.user("Ada").await;
+    let query = "query($f: Date, $t: Date) { analytics { applicationsPerMonth(from: $f, to: $t) { month count } } }";
+    // A second of CPU per field before the range check, and a panic, before the fix.
+    for (from, to, field) in [
+        ("-262143-01-01", "+262142-11-30", "from"),
+        ("+262142-12-01", "+262142-12-31", "from"),
+        ("2026-01-01", "+262142-12-31", "to"),
+        ("1990-01-01", "2026-01-01", "to"),
+    ] {
+        let started = std::time::Instant::now();
+        let response = ada.analytics.run(query, json!({ "f": from, "t": to })).await;
+        assert_eq!(response.error_code(), "BAD_USER_INPUT", "{from}..{to}: {}", response.body);
+        assert_eq!(response.error_field(), Some(field), "{from}..{to}");
+        assert!(started.elapsed() < std::time::Duration::from_millis(500), "{from}..{to}: {:?}", started.elapsed());
+    }
+    // The service is still up, and the widest allowed range answers.
+    let widest = ada.analytics.run(query, json!({ "f": "2081-01-01", "t": "2100-12-31" })).await;
+    assert_eq!(widest.data()["analytics"]["applicationsPerMonth"].as_array().unwrap().len(), 240);
+}

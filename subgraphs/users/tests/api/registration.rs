@@ -1,6 +1,9 @@
 use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use jobtracker_kit::service_token::ServiceToken;
+use jobtracker_testkit::services::spawn_auth;
+use jobtracker_testkit::{Account, Gql, Running, TestEnv};
 use serde_json::json;
 
 use crate::helpers::{PROFILE_FIELDS, TestUsers};
@@ -63,12 +66,52 @@ async fn signed_out_me_is_null_and_a_bad_token_is_unauthenticated() {
 #[tokio::test]
 async fn unknown_or_malformed_user_ids() {
     let app = TestUsers::spawn().await;
+    let (_, viewer) = app.sign_up("Ada Lovelace").await;
 
-    let unknown =
-        app.users.run("query($id: ID!) { user(id: $id) { id } }", json!({ "id": uuid::Uuid::now_v7() })).await;
+    let unknown = viewer.run("query($id: ID!) { user(id: $id) { id } }", json!({ "id": uuid::Uuid::now_v7() })).await;
     assert_eq!(unknown.data()["user"], json!(null));
 
-    let malformed = app.users.run("{ user(id: \"42\") { id } }", json!({})).await;
+    let malformed = viewer.run("{ user(id: \"42\") { id } }", json!({})).await;
     assert_eq!(malformed.error_code(), "BAD_USER_INPUT");
     assert_eq!(malformed.error_field(), Some("id"));
+}
+
+/// users started on its own event namespace: it never hears `user.registered`,
+/// so every profile it serves comes from auth's internal lookup.
+async fn deaf_users(env: &TestEnv, auth_url: &str, token: Option<ServiceToken>) -> Running {
+    let mut deaf = env.clone();
+    deaf.bus.prefix = format!("{}-deaf", env.bus.prefix);
+    let config = jobtracker_users::Config {
+        service: deaf.service_config(jobtracker_users::SERVICE),
+        auth_url: auth_url.to_string(),
+        service_token: token,
+    };
+    Running::start(jobtracker_users::build(config).await.expect("users starts"))
+}
+
+#[tokio::test]
+async fn a_profile_not_yet_heard_of_is_fetched_from_auth_with_the_service_token() {
+    let env = TestEnv::new();
+    let auth = spawn_auth(&env).await;
+    let users = deaf_users(&env, &auth.url(), Some(env.service_token.clone())).await;
+    let account = Account::register(&Gql::new(auth.graphql_url()), "Ada Lovelace").await;
+
+    let me =
+        Gql::new(users.graphql_url()).with_token(&account.access_token).run("{ me { id email } }", json!({})).await;
+
+    assert_eq!(me.data()["me"], json!({ "id": account.user_id, "email": account.email }));
+}
+
+#[tokio::test]
+async fn with_the_wrong_service_token_auth_refuses_the_lookup() {
+    let env = TestEnv::new();
+    let auth = spawn_auth(&env).await;
+    let users = deaf_users(&env, &auth.url(), Some(ServiceToken::generate())).await;
+    let account = Account::register(&Gql::new(auth.graphql_url()), "Ada Lovelace").await;
+
+    let me =
+        Gql::new(users.graphql_url()).with_token(&account.access_token).run("{ me { id email } }", json!({})).await;
+
+    assert_eq!(me.error_code(), "INTERNAL", "{}", me.body);
+    assert!(!me.body.to_string().contains(&account.email));
 }
