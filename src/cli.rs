@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use jobtracker_kit::db;
-use jobtracker_kit::server::{ServiceApp, shutdown_on_signal};
+use jobtracker_kit::server::shutdown_on_signal;
+use jobtracker_kit::service::{ServiceEnv, ServiceSpec};
+use jobtracker_services::SERVICES;
 
 #[derive(Parser)]
 #[command(name = "jobtracker", version, about = "Jobtracker: the job-hunting tracker's services in one binary")]
@@ -17,7 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Runs one service, or all of them with the router on :4000.
     Run {
-        #[arg(long, value_enum, default_value_t = Target::All, env = "JOBTRACKER_TARGET")]
+        /// all, router, or one service of the table (auth, users, …).
+        #[arg(long, default_value = "all", env = "JOBTRACKER_TARGET")]
         target: Target,
         /// A Federation v2 supergraph for the router (default: schema/supergraph.graphql,
         /// else the one compiled in). Polled for changes.
@@ -70,59 +73,55 @@ pub enum EventsCommand {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// What `jobtracker run` starts: everything, the router, or one service of
+/// the table.
+#[derive(Clone, Copy, Debug)]
 pub enum Target {
     All,
     Router,
-    Auth,
-    Users,
-    Applications,
-    Interviews,
-    Analytics,
-    Dashboard,
+    Service(&'static ServiceSpec),
+}
+
+impl std::str::FromStr for Target {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "all" => Ok(Target::All),
+            "router" => Ok(Target::Router),
+            name => jobtracker_services::find(name).map(Target::Service).ok_or_else(|| {
+                let names: Vec<&str> = SERVICES.iter().map(|spec| spec.name).collect();
+                format!("unknown target {name:?}; targets are all, router, {}", names.join(", "))
+            }),
+        }
+    }
 }
 
 impl Target {
-    /// The subgraphs, in start order.
-    pub const SUBGRAPHS: [Target; 6] =
-        [Target::Auth, Target::Users, Target::Applications, Target::Interviews, Target::Analytics, Target::Dashboard];
-
     pub fn name(self) -> &'static str {
         match self {
             Target::All => "all",
             Target::Router => "router",
-            Target::Auth => jobtracker_auth::SERVICE,
-            Target::Users => jobtracker_users::SERVICE,
-            Target::Applications => jobtracker_applications::SERVICE,
-            Target::Interviews => jobtracker_interviews::SERVICE,
-            Target::Analytics => jobtracker_analytics::SERVICE,
-            Target::Dashboard => jobtracker_dashboard::SERVICE,
+            Target::Service(spec) => spec.name,
         }
     }
+}
+
+/// A service's environment from the process's, with the table's URLs and queues.
+pub fn service_env(spec: &ServiceSpec) -> anyhow::Result<ServiceEnv> {
+    ServiceEnv::from_process(spec, SERVICES)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-async fn build(target: Target) -> anyhow::Result<ServiceApp> {
-    match target {
-        Target::Auth => jobtracker_auth::build(jobtracker_auth::Config::from_env()?).await,
-        Target::Users => jobtracker_users::build(jobtracker_users::Config::from_env()?).await,
-        Target::Applications => jobtracker_applications::build(jobtracker_applications::Config::from_env()?).await,
-        Target::Interviews => jobtracker_interviews::build(jobtracker_interviews::Config::from_env()?).await,
-        Target::Analytics => jobtracker_analytics::build(jobtracker_analytics::Config::from_env()?).await,
-        Target::Dashboard => jobtracker_dashboard::build(jobtracker_dashboard::Config::from_env()?).await,
-        Target::All | Target::Router => unreachable!("not a subgraph: {target:?}"),
-    }
-}
-
 /// Runs one subgraph until SIGINT/SIGTERM.
-pub fn run_subgraph(target: Target) -> anyhow::Result<()> {
+pub fn run_subgraph(spec: &'static ServiceSpec) -> anyhow::Result<()> {
     jobtracker_kit::telemetry::init();
     runtime()?.block_on(async move {
         let shutdown = shutdown_on_signal();
-        build(target).await?.run_until_stopped(shutdown).await
+        (spec.build)(service_env(spec)?).await?.run_until_stopped(shutdown).await
     })
 }
 
@@ -136,16 +135,11 @@ pub fn run_router(supergraph: Option<PathBuf>) -> anyhow::Result<()> {
 pub fn migrate() -> anyhow::Result<()> {
     jobtracker_kit::telemetry::init();
     runtime()?.block_on(async {
-        let auth = jobtracker_auth::Config::from_env()?;
-        db::bootstrap(&auth.service.database, jobtracker_auth::MIGRATIONS).await?;
-        let users = jobtracker_users::Config::from_env()?;
-        db::bootstrap(&users.service.database, jobtracker_users::MIGRATIONS).await?;
-        let applications = jobtracker_applications::Config::from_env()?;
-        db::bootstrap(&applications.service.database, jobtracker_applications::MIGRATIONS).await?;
-        let interviews = jobtracker_interviews::Config::from_env()?;
-        db::bootstrap(&interviews.service.database, jobtracker_interviews::MIGRATIONS).await?;
-        let analytics = jobtracker_analytics::Config::from_env()?;
-        db::bootstrap(&analytics.service.database, jobtracker_analytics::MIGRATIONS).await?;
+        for spec in SERVICES {
+            if let Some(migrations) = spec.migrations {
+                db::bootstrap(&service_env(spec)?.service.database, migrations()).await?;
+            }
+        }
         tracing::info!("databases migrated");
         Ok(())
     })
@@ -159,10 +153,10 @@ pub fn seed(users: usize, applications: usize, seed: u64) -> anyhow::Result<()> 
 pub fn analytics_rebuild() -> anyhow::Result<()> {
     jobtracker_kit::telemetry::init();
     runtime()?.block_on(async {
-        let analytics = jobtracker_analytics::Config::from_env()?.service.database;
+        let analytics = service_env(&jobtracker_analytics::SPEC)?.service.database;
         let sources = [
-            jobtracker_applications::Config::from_env()?.service.database,
-            jobtracker_interviews::Config::from_env()?.service.database,
+            service_env(&jobtracker_applications::SPEC)?.service.database,
+            service_env(&jobtracker_interviews::SPEC)?.service.database,
         ];
         let report = jobtracker_analytics::rebuild::rebuild(&analytics, &sources).await?;
         println!("replayed {} events of {} applications and interviews", report.events, report.aggregates);
@@ -172,7 +166,8 @@ pub fn analytics_rebuild() -> anyhow::Result<()> {
 
 pub fn events_replay_dlq(service: Option<&str>, queue: Option<&str>) -> anyhow::Result<()> {
     jobtracker_kit::telemetry::init();
-    let queues = jobtracker_kit::events::dlq::select_queues(service, queue)?;
+    let every_queue = jobtracker_kit::service::all_queues(SERVICES);
+    let queues = jobtracker_kit::events::dlq::select_queues(&every_queue, service, queue)?;
     runtime()?.block_on(async {
         let infra = jobtracker_kit::config::Infra::from_env();
         let bus = jobtracker_kit::events::amqp::EventBus::from_env(&infra.amqp_url);

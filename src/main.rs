@@ -16,7 +16,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Run { target: Target::All, supergraph } => supervisor::run_all(supergraph),
         Command::Run { target: Target::Router, supergraph } => cli::run_router(supergraph),
-        Command::Run { target, .. } => cli::run_subgraph(target),
+        Command::Run { target: Target::Service(spec), .. } => cli::run_subgraph(spec),
         Command::Migrate => cli::migrate(),
         Command::Seed { users, applications, seed } => cli::seed(users, applications, seed),
         Command::Analytics { command: cli::AnalyticsCommand::Rebuild } => cli::analytics_rebuild(),

@@ -195,13 +195,18 @@ pub struct SeedOptions {
 
 pub async fn run(options: SeedOptions) -> anyhow::Result<()> {
     let started = Instant::now();
-    let auth_config = jobtracker_auth::Config::from_env()?;
+    let auth_config = jobtracker_auth::Config::load(&crate::cli::service_env(&jobtracker_auth::SPEC)?)?;
     let (auth, _) = jobtracker_auth::service(&auth_config, Outbox::default()).await?;
-    let (applications, _) =
-        jobtracker_applications::store(&jobtracker_applications::Config::from_env()?.service, Outbox::default())
-            .await?;
-    let (interviews, _) =
-        jobtracker_interviews::store(&jobtracker_interviews::Config::from_env()?.service, Outbox::default()).await?;
+    let (applications, _) = jobtracker_applications::store(
+        &crate::cli::service_env(&jobtracker_applications::SPEC)?.service,
+        Outbox::default(),
+    )
+    .await?;
+    let (interviews, _) = jobtracker_interviews::store(
+        &crate::cli::service_env(&jobtracker_interviews::SPEC)?.service,
+        Outbox::default(),
+    )
+    .await?;
     let now = jobtracker_kit::db::now();
     let run = format!("{:x}", now.timestamp());
     let password = "jobtracker-demo";

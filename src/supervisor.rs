@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use jobtracker_kit::service::process_url;
 use jobtracker_kit::service_token::{self, ServiceToken};
+use jobtracker_services::SERVICES;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
@@ -32,16 +34,23 @@ pub fn run_all(supergraph: Option<PathBuf>) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let shutdown = jobtracker_kit::server::shutdown_on_signal();
         let mut children = Vec::new();
-        for target in Target::SUBGRAPHS {
-            children.push(tokio::spawn(supervise(target, None, service_token.clone(), shutdown.clone())));
+        for spec in SERVICES {
+            children.push(tokio::spawn(supervise(
+                Target::Service(spec),
+                None,
+                service_token.clone(),
+                shutdown.clone(),
+            )));
         }
-        // The router fetches auth's JWKS at start: let the subgraphs come up first.
-        wait_for_health(&jobtracker_kit::config::Infra::from_env().auth_url, &shutdown).await;
+        // The router serves without auth, but signed-in requests wait for its keys.
+        if let Some(auth) = jobtracker_services::find("auth") {
+            wait_for_health(&process_url(auth), &shutdown).await;
+        }
         children.push(tokio::spawn(supervise(Target::Router, supergraph, service_token, shutdown.clone())));
         tracing::info!(
             "router on http://{}:{}/graphql (playground in a browser)",
-            jobtracker_kit::config::env_or("ROUTER_HOST", "127.0.0.1"),
-            jobtracker_kit::config::env_or("ROUTER_PORT", "4000")
+            jobtracker_kit::env::env_or("ROUTER_HOST", "127.0.0.1"),
+            jobtracker_kit::env::env_or("ROUTER_PORT", "4000")
         );
         for child in children {
             child.await??;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use jobtracker_kit::env::{Vars, env_parse};
 use serde_json::{Value, json};
 
 /// The supergraph composed at build time, used when no file is given and
@@ -38,17 +39,7 @@ pub struct RouterSettings {
 }
 
 fn env(key: &str) -> Option<String> {
-    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn env_parse<T: std::str::FromStr>(key: &str, default: T) -> anyhow::Result<T>
-where
-    T::Err: std::fmt::Display,
-{
-    match env(key) {
-        Some(v) => v.trim().parse().map_err(|err| anyhow::anyhow!("{key}={v:?} is invalid: {err}")),
-        None => Ok(default),
-    }
+    Vars::Process.get(key)
 }
 
 impl RouterSettings {

@@ -207,7 +207,7 @@ async fn the_router_starts_while_auth_is_down_and_verifies_tokens_once_it_is_up(
     assert_eq!(early.status, 503, "{}", early.body);
     assert!(early.body["data"].is_null());
 
-    auth.start(system.stack.auth.addr).await;
+    auth.start(system.stack["auth"].addr).await;
     let auth_up = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {

@@ -19,7 +19,7 @@ impl System {
     }
 
     pub async fn start_with(options: RouterOptions) -> Self {
-        let stack = Stack::start().await;
+        let stack = Stack::start(jobtracker_services::SERVICES).await;
         let router = RouterProcess::start(binary(), &stack, options).await;
         let gql = Gql::new(router.graphql_url());
         Self { stack, router, gql }

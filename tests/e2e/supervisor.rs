@@ -17,30 +17,20 @@ fn free_port() -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_all_serves_through_the_router_and_stops_on_ctrl_c() {
     let env = TestEnv::new();
-    let (auth_port, users_port, router_port) = (free_port(), free_port(), free_port());
-    let (applications_port, interviews_port, analytics_port) = (free_port(), free_port(), free_port());
-    let dashboard_port = free_port();
-    let mut child = tokio::process::Command::new(binary())
-        .arg("run")
-        .env_remove("SERVICE_TOKEN")
-        .env("AUTH_PORT", auth_port.to_string())
-        .env("USERS_PORT", users_port.to_string())
-        .env("ROUTER_PORT", router_port.to_string())
-        .env("AUTH_URL", format!("http://127.0.0.1:{auth_port}"))
-        .env("USERS_URL", format!("http://127.0.0.1:{users_port}"))
-        .env("APPLICATIONS_PORT", applications_port.to_string())
-        .env("INTERVIEWS_PORT", interviews_port.to_string())
-        .env("APPLICATIONS_URL", format!("http://127.0.0.1:{applications_port}"))
-        .env("INTERVIEWS_URL", format!("http://127.0.0.1:{interviews_port}"))
-        .env("APPLICATIONS_DATABASE", env.database("applications").name)
-        .env("INTERVIEWS_DATABASE", env.database("interviews").name)
-        .env("ANALYTICS_PORT", analytics_port.to_string())
-        .env("ANALYTICS_URL", format!("http://127.0.0.1:{analytics_port}"))
-        .env("ANALYTICS_DATABASE", env.database("analytics").name)
-        .env("DASHBOARD_PORT", dashboard_port.to_string())
-        .env("DASHBOARD_URL", format!("http://127.0.0.1:{dashboard_port}"))
-        .env("AUTH_DATABASE", env.database("auth").name)
-        .env("USERS_DATABASE", env.database("users").name)
+    let router_port = free_port();
+    let mut command = tokio::process::Command::new(binary());
+    command.arg("run").env_remove("SERVICE_TOKEN").env("ROUTER_PORT", router_port.to_string());
+    // Every service of the table on a free port with this test's database.
+    let mut ports = std::collections::BTreeMap::new();
+    for spec in jobtracker_services::SERVICES {
+        let (upper, port) = (spec.name.to_ascii_uppercase(), free_port());
+        command
+            .env(format!("{upper}_PORT"), port.to_string())
+            .env(format!("{upper}_URL"), format!("http://127.0.0.1:{port}"))
+            .env(format!("{upper}_DATABASE"), env.database(spec.name).name);
+        ports.insert(spec.name, port);
+    }
+    let mut child = command
         .env("EVENTS_PREFIX", &env.bus.prefix)
         .env("SUPERGRAPH_PATH", jobtracker_testkit::router::workspace_supergraph())
         .stdout(Stdio::null())
@@ -48,6 +38,7 @@ async fn run_all_serves_through_the_router_and_stops_on_ctrl_c() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    let auth_port = ports["auth"];
 
     let gql = Gql::new(format!("http://127.0.0.1:{router_port}/graphql"));
     let client = reqwest::Client::new();

@@ -80,8 +80,12 @@ async fn invalid_tokens_are_unauthenticated() {
         format!("{}.{}.", b64(&json!({ "alg": "none", "typ": "JWT" })), b64(&claims(&ada.user_id, now, now + 900)));
     assert_refused(&system, &format!("Bearer {none}"), "alg none").await;
     // HS256 with the public key as the secret (algorithm confusion).
-    let jwks: serde_json::Value =
-        reqwest::get(format!("{}/.well-known/jwks.json", system.stack.auth.url())).await.unwrap().json().await.unwrap();
+    let jwks: serde_json::Value = reqwest::get(format!("{}/.well-known/jwks.json", system.stack["auth"].url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let public_x = jwks["keys"][0]["x"].as_str().unwrap();
     let mut hs_header = Header::new(Algorithm::HS256);
     hs_header.kid = Some(key.kid.clone());

@@ -1,32 +1,8 @@
-//! Configuration from environment variables, with defaults that work on a
-//! developer machine. Each service builds its own typed `Config` from these
-//! helpers; every variable is listed in the README.
+//! Configuration every service shares, from environment variables with
+//! defaults that work on a developer machine (every variable is listed in the
+//! README). Each service's own settings are read from its `ServiceEnv`.
 
-use std::str::FromStr;
-
-/// Reads `key`, falling back to `default` when unset or empty.
-pub fn env_or(key: &str, default: &str) -> String {
-    match std::env::var(key) {
-        Ok(value) if !value.trim().is_empty() => value,
-        _ => default.to_string(),
-    }
-}
-
-/// Reads and parses `key`; a present but unparsable value is a startup error,
-/// never silently replaced by the default.
-pub fn env_parse<T>(key: &str, default: T) -> anyhow::Result<T>
-where
-    T: FromStr,
-    T::Err: std::fmt::Display,
-{
-    match std::env::var(key) {
-        Ok(value) if !value.trim().is_empty() => value
-            .trim()
-            .parse()
-            .map_err(|err| anyhow::anyhow!("environment variable {key}={value:?} is invalid: {err}")),
-        _ => Ok(default),
-    }
-}
+use crate::env::{env_or, env_parse};
 
 /// Where PostgreSQL and RabbitMQ are, shared by every service.
 #[derive(Clone, Debug)]
@@ -34,8 +10,6 @@ pub struct Infra {
     /// Server URL without a database name; each service appends `jobtracker_<service>`.
     pub database_base_url: String,
     pub amqp_url: String,
-    /// Base URL of the auth service, used for its JWKS document.
-    pub auth_url: String,
 }
 
 impl Infra {
@@ -45,7 +19,6 @@ impl Infra {
                 .trim_end_matches('/')
                 .to_string(),
             amqp_url: env_or("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
-            auth_url: env_or("AUTH_URL", "http://127.0.0.1:4001").trim_end_matches('/').to_string(),
         }
     }
 }

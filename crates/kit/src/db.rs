@@ -41,12 +41,12 @@ impl DatabaseConfig {
     pub fn for_service(base_url: &str, service: &str) -> anyhow::Result<Self> {
         Ok(Self {
             base_url: base_url.trim_end_matches('/').to_string(),
-            name: crate::config::env_or(
+            name: crate::env::env_or(
                 &format!("{}_DATABASE", service.to_ascii_uppercase()),
                 &format!("jobtracker_{service}"),
             ),
-            pool_size: crate::config::env_parse("DATABASE_POOL_SIZE", 16)?,
-            pool_timeout: std::time::Duration::from_secs(crate::config::env_parse("DATABASE_POOL_TIMEOUT_SECS", 5)?),
+            pool_size: crate::env::env_parse("DATABASE_POOL_SIZE", 16)?,
+            pool_timeout: std::time::Duration::from_secs(crate::env::env_parse("DATABASE_POOL_TIMEOUT_SECS", 5)?),
         })
     }
 

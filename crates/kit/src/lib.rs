@@ -7,13 +7,16 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod env;
 pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod pagination;
 pub mod server;
+pub mod service;
 pub mod service_token;
 pub mod telemetry;
+pub mod testing;
 pub mod validate;
 
 pub use auth::Viewer;

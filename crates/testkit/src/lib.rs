@@ -2,16 +2,15 @@
 //! own RabbitMQ namespace, so tests run in parallel against the machine's
 //! real PostgreSQL and RabbitMQ without seeing each other.
 
-pub mod env;
 pub mod events;
 pub mod gql;
 pub mod router;
 pub mod services;
 pub mod ws;
 
-pub use env::TestEnv;
 pub use events::EventTap;
 pub use gql::{Account, Gql, GqlResponse};
+pub use jobtracker_kit::testing::TestEnv;
 pub use router::{RouterOptions, RouterProcess};
-pub use services::{Running, Stack};
+pub use services::{Running, Stack, spawn};
 pub use ws::WsClient;

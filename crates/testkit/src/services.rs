@@ -3,10 +3,11 @@
 use std::net::SocketAddr;
 
 use jobtracker_kit::server::ServiceApp;
+use jobtracker_kit::service::{ServiceEnv, ServiceSpec, all_queues};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::env::TestEnv;
+use crate::TestEnv;
 
 /// A service running in the background of a test.
 pub struct Running {
@@ -47,96 +48,57 @@ impl Drop for Running {
     }
 }
 
-/// auth's configuration for a test: port 0, the test's database and bus.
-pub fn auth_config(env: &TestEnv) -> jobtracker_auth::Config {
-    jobtracker_auth::Config {
-        service: env.service_config(jobtracker_auth::SERVICE),
-        throttle: jobtracker_auth::service::LoginThrottle { max_failures: 5, window: chrono::Duration::minutes(15) },
-        max_concurrent_hashes: 4,
-        service_token: Some(env.service_token.clone()),
+/// Builds `spec` in `env` and runs it in the background.
+pub async fn spawn(spec: &ServiceSpec, env: ServiceEnv) -> Running {
+    match (spec.build)(env).await {
+        Ok(app) => Running::start(app),
+        Err(err) => panic!("{} does not start: {err:#}", spec.name),
     }
 }
 
-pub async fn spawn_auth(env: &TestEnv) -> Running {
-    Running::start(jobtracker_auth::build(auth_config(env)).await.expect("auth starts"))
-}
-
-pub async fn spawn_users(env: &TestEnv, auth_url: &str) -> Running {
-    let config = jobtracker_users::Config {
-        service: env.service_config(jobtracker_users::SERVICE),
-        auth_url: auth_url.to_string(),
-        service_token: Some(env.service_token.clone()),
-    };
-    Running::start(jobtracker_users::build(config).await.expect("users starts"))
-}
-
-pub async fn spawn_applications(env: &TestEnv, auth_url: &str) -> Running {
-    let config = jobtracker_applications::Config {
-        service: env.service_config(jobtracker_applications::SERVICE),
-        auth_url: auth_url.to_string(),
-    };
-    Running::start(jobtracker_applications::build(config).await.expect("applications starts"))
-}
-
-pub async fn spawn_interviews(env: &TestEnv, auth_url: &str, applications_url: &str) -> Running {
-    let config = jobtracker_interviews::Config {
-        service: env.service_config(jobtracker_interviews::SERVICE),
-        auth_url: auth_url.to_string(),
-        applications_url: applications_url.to_string(),
-    };
-    Running::start(jobtracker_interviews::build(config).await.expect("interviews starts"))
-}
-
-pub async fn spawn_analytics(env: &TestEnv, auth_url: &str) -> Running {
-    let config = jobtracker_analytics::Config {
-        service: env.service_config(jobtracker_analytics::SERVICE),
-        auth_url: auth_url.to_string(),
-    };
-    Running::start(jobtracker_analytics::build(config).await.expect("analytics starts"))
-}
-
-pub async fn spawn_dashboard(env: &TestEnv, auth_url: &str, applications_url: &str, interviews_url: &str) -> Running {
-    let config = jobtracker_dashboard::Config {
-        service: env.service_config(jobtracker_dashboard::SERVICE),
-        auth_url: auth_url.to_string(),
-        applications_url: applications_url.to_string(),
-        interviews_url: interviews_url.to_string(),
-    };
-    Running::start(jobtracker_dashboard::build(config).await.expect("dashboard starts"))
-}
-
-/// Every subgraph, wired to each other, with fresh databases.
+/// Services of the table started in order, each knowing the URLs of those
+/// started before it, on one test's fresh databases and bus. A crate's tests
+/// start just what they need; the end-to-end tests start the whole table.
 pub struct Stack {
     pub env: TestEnv,
-    pub auth: Running,
-    pub users: Running,
-    pub applications: Running,
-    pub interviews: Running,
-    pub analytics: Running,
-    pub dashboard: Running,
+    running: Vec<(&'static str, Running)>,
 }
 
 impl Stack {
-    pub async fn start() -> Self {
-        let env = TestEnv::new();
-        let auth = spawn_auth(&env).await;
-        let users = spawn_users(&env, &auth.url()).await;
-        let applications = spawn_applications(&env, &auth.url()).await;
-        let interviews = spawn_interviews(&env, &auth.url(), &applications.url()).await;
-        let analytics = spawn_analytics(&env, &auth.url()).await;
-        let dashboard = spawn_dashboard(&env, &auth.url(), &applications.url(), &interviews.url()).await;
-        Self { env, auth, users, applications, interviews, analytics, dashboard }
+    pub async fn start(table: &[&'static ServiceSpec]) -> Self {
+        Self::start_in(TestEnv::new(), table).await
     }
 
-    /// `<NAME>_URL` for the router, per subgraph.
+    pub async fn start_in(env: TestEnv, table: &[&'static ServiceSpec]) -> Self {
+        let queues = all_queues(table);
+        let mut running: Vec<(&'static str, Running)> = Vec::new();
+        for spec in table {
+            let mut service_env = env.service_env(spec);
+            service_env.service.events.queues = queues.clone();
+            for (name, service) in &running {
+                service_env = service_env.with_url(name, &service.url());
+            }
+            running.push((spec.name, spawn(spec, service_env).await));
+        }
+        Self { env, running }
+    }
+
+    /// `<NAME>_URL` for the router, per service.
     pub fn subgraph_urls(&self) -> Vec<(String, String)> {
-        vec![
-            ("AUTH_URL".into(), self.auth.url()),
-            ("USERS_URL".into(), self.users.url()),
-            ("APPLICATIONS_URL".into(), self.applications.url()),
-            ("INTERVIEWS_URL".into(), self.interviews.url()),
-            ("ANALYTICS_URL".into(), self.analytics.url()),
-            ("DASHBOARD_URL".into(), self.dashboard.url()),
-        ]
+        self.running
+            .iter()
+            .map(|(name, service)| (format!("{}_URL", name.to_ascii_uppercase()), service.url()))
+            .collect()
+    }
+}
+
+impl std::ops::Index<&str> for Stack {
+    type Output = Running;
+
+    fn index(&self, name: &str) -> &Running {
+        match self.running.iter().find(|(running, _)| *running == name) {
+            Some((_, service)) => service,
+            None => panic!("{name} is not part of this stack"),
+        }
     }
 }

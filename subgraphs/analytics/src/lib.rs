@@ -11,11 +11,12 @@ pub mod store;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use jobtracker_kit::auth::TokenVerifier;
-use jobtracker_kit::config::{Infra, ServiceConfig};
+use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::db;
 use jobtracker_kit::events::Consumer;
-use jobtracker_kit::events::topology::ANALYTICS_EVENTS;
+use jobtracker_kit::events::topology::QueueSpec;
 use jobtracker_kit::server::ServiceApp;
+use jobtracker_kit::service::{ServiceEnv, ServiceSpec, federation_sdl};
 
 use crate::events::AnalyticsHandler;
 use crate::store::Store;
@@ -25,6 +26,19 @@ pub use schema::{AnalyticsSchema, schema_builder};
 pub const SERVICE: &str = "analytics";
 pub const DEFAULT_PORT: u16 = 4005;
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/analytics");
+/// Every application and interview change, into the read models.
+pub const EVENTS_QUEUE: QueueSpec = QueueSpec { name: "analytics.events", bindings: &["application.*", "interview.*"] };
+
+/// This service in the table of services.
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: SERVICE,
+    default_port: DEFAULT_PORT,
+    migrations: Some(|| MIGRATIONS),
+    consumes: &[EVENTS_QUEUE],
+    calls: &["auth"],
+    sdl: || federation_sdl(&schema_builder().finish()),
+    build: |env| Box::pin(async move { build(Config::load(&env)?).await }),
+};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -33,9 +47,8 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> anyhow::Result<Self> {
-        let infra = Infra::from_env();
-        Ok(Self { service: ServiceConfig::from_env(&infra, SERVICE, DEFAULT_PORT)?, auth_url: infra.auth_url })
+    pub fn load(env: &ServiceEnv) -> anyhow::Result<Self> {
+        Ok(Self { service: env.service.clone(), auth_url: env.url("auth")? })
     }
 }
 
@@ -43,8 +56,8 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let pool = db::bootstrap(&config.service.database, MIGRATIONS).await?;
     let schema = schema_builder().data(Store::new(pool.clone())).finish();
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::for_auth_service(&config.auth_url));
-    let events = Consumer::new(ANALYTICS_EVENTS, pool, config.service.bus, AnalyticsHandler)
-        .with_settings(&config.service.events);
+    let events =
+        Consumer::new(EVENTS_QUEUE, pool, config.service.bus, AnalyticsHandler).with_settings(&config.service.events);
     Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
         .await?
         .with_worker("events", move |token| events.run(token)))

@@ -18,7 +18,6 @@ use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jobtracker_kit::db::{self, DatabaseConfig};
 use jobtracker_kit::events::Envelope;
-use jobtracker_kit::events::topology::ANALYTICS_EVENTS;
 use uuid::Uuid;
 
 use crate::events::{Change, change_of};
@@ -113,7 +112,7 @@ pub async fn rebuild(analytics: &DatabaseConfig, sources: &[DatabaseConfig]) -> 
     let mut conn = pool.get().await?;
     conn.transaction(async |conn| -> anyhow::Result<()> {
         diesel::sql_query("TRUNCATE application_facts, interview_facts, user_counters").execute(conn).await?;
-        diesel::sql_query("DELETE FROM processed_events WHERE consumer = $1").bind::<Text, _>(ANALYTICS_EVENTS.name).execute(conn).await?;
+        diesel::sql_query("DELETE FROM processed_events WHERE consumer = $1").bind::<Text, _>(crate::EVENTS_QUEUE.name).execute(conn).await?;
         for chunk in applications.chunks(WRITE_BATCH) {
             let contributions: Vec<serde_json::Value> =
                 chunk.iter().map(|(_, c)| serde_json::to_value(c.clone().unwrap_or_default())).collect::<Result<_, _>>()?;
@@ -159,7 +158,7 @@ pub async fn rebuild(analytics: &DatabaseConfig, sources: &[DatabaseConfig]) -> 
             diesel::sql_query(
                 "INSERT INTO processed_events (consumer, event_id) SELECT $1, id FROM unnest($2::uuid[]) AS id ON CONFLICT DO NOTHING",
             )
-            .bind::<Text, _>(ANALYTICS_EVENTS.name)
+            .bind::<Text, _>(crate::EVENTS_QUEUE.name)
             .bind::<Array<SqlUuid>, _>(chunk.to_vec())
             .execute(conn)
             .await?;

@@ -7,10 +7,11 @@ pub mod store;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use jobtracker_kit::auth::TokenVerifier;
-use jobtracker_kit::config::{Infra, ServiceConfig};
+use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::db;
 use jobtracker_kit::events::{Outbox, OutboxRelay};
 use jobtracker_kit::server::ServiceApp;
+use jobtracker_kit::service::{ServiceEnv, ServiceSpec, federation_sdl};
 
 use crate::store::Store;
 
@@ -20,6 +21,17 @@ pub const SERVICE: &str = "applications";
 pub const DEFAULT_PORT: u16 = 4003;
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/applications");
 
+/// This service in the table of services.
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: SERVICE,
+    default_port: DEFAULT_PORT,
+    migrations: Some(|| MIGRATIONS),
+    consumes: &[],
+    calls: &["auth"],
+    sdl: || federation_sdl(&schema_builder().finish()),
+    build: |env| Box::pin(async move { build(Config::load(&env)?).await }),
+};
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub service: ServiceConfig,
@@ -28,9 +40,8 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> anyhow::Result<Self> {
-        let infra = Infra::from_env();
-        Ok(Self { service: ServiceConfig::from_env(&infra, SERVICE, DEFAULT_PORT)?, auth_url: infra.auth_url })
+    pub fn load(env: &ServiceEnv) -> anyhow::Result<Self> {
+        Ok(Self { service: env.service.clone(), auth_url: env.url("auth")? })
     }
 }
 

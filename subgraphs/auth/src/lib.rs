@@ -21,10 +21,11 @@ use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use jobtracker_kit::auth::TokenVerifier;
-use jobtracker_kit::config::{Infra, ServiceConfig, env_parse};
+use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::db;
 use jobtracker_kit::events::{Outbox, OutboxRelay};
 use jobtracker_kit::server::ServiceApp;
+use jobtracker_kit::service::{ServiceEnv, ServiceSpec, federation_sdl};
 use jobtracker_kit::service_token::{InternalAccess, ServiceToken, require_service_token};
 use serde_json::json;
 use uuid::Uuid;
@@ -39,6 +40,17 @@ pub const SERVICE: &str = "auth";
 pub const DEFAULT_PORT: u16 = 4001;
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/auth");
 
+/// This service in the table of services.
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: SERVICE,
+    default_port: DEFAULT_PORT,
+    migrations: Some(|| MIGRATIONS),
+    consumes: &[],
+    calls: &[],
+    sdl: || federation_sdl(&schema_builder().finish()),
+    build: |env| Box::pin(async move { build(Config::load(&env)?).await }),
+};
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub service: ServiceConfig,
@@ -50,22 +62,22 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> anyhow::Result<Self> {
+    pub fn load(env: &ServiceEnv) -> anyhow::Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        let max_concurrent_hashes = env_parse("AUTH_MAX_CONCURRENT_HASHES", 2 * cores)?;
+        let max_concurrent_hashes = env.vars.parse("AUTH_MAX_CONCURRENT_HASHES", 2 * cores)?;
         if max_concurrent_hashes == 0 {
             anyhow::bail!("AUTH_MAX_CONCURRENT_HASHES must be at least 1");
         }
         Ok(Self {
-            service: ServiceConfig::from_env(&Infra::from_env(), SERVICE, DEFAULT_PORT)?,
+            service: env.service.clone(),
             throttle: LoginThrottle {
-                max_failures: env_parse("AUTH_LOGIN_MAX_FAILURES", 5)?,
-                window: chrono::Duration::try_seconds(env_parse("AUTH_LOGIN_WINDOW_SECS", 900)?)
+                max_failures: env.vars.parse("AUTH_LOGIN_MAX_FAILURES", 5)?,
+                window: chrono::Duration::try_seconds(env.vars.parse("AUTH_LOGIN_WINDOW_SECS", 900)?)
                     .filter(|window| *window > chrono::Duration::zero())
                     .ok_or_else(|| anyhow::anyhow!("AUTH_LOGIN_WINDOW_SECS must be a positive number of seconds"))?,
             },
             max_concurrent_hashes,
-            service_token: ServiceToken::from_env()?,
+            service_token: env.service_token.clone(),
         })
     }
 }

@@ -8,9 +8,10 @@ pub mod schema;
 pub mod upstream;
 
 use jobtracker_kit::auth::TokenVerifier;
-use jobtracker_kit::config::{Infra, ServiceConfig, env_or};
+use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::events::Fanout;
 use jobtracker_kit::server::ServiceApp;
+use jobtracker_kit::service::{ServiceEnv, ServiceSpec, federation_sdl};
 use tokio_util::sync::CancellationToken;
 
 use crate::upstream::Upstream;
@@ -22,6 +23,17 @@ pub const DEFAULT_PORT: u16 = 4006;
 /// The events that change a dashboard.
 pub const WATCHED: &[&str] = &["application.*", "interview.*"];
 
+/// This service in the table of services.
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: SERVICE,
+    default_port: DEFAULT_PORT,
+    migrations: None,
+    consumes: &[],
+    calls: &["auth", "applications", "interviews"],
+    sdl: || federation_sdl(&schema_builder().finish()),
+    build: |env| Box::pin(async move { build(Config::load(&env)?).await }),
+};
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub service: ServiceConfig,
@@ -31,13 +43,12 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> anyhow::Result<Self> {
-        let infra = Infra::from_env();
+    pub fn load(env: &ServiceEnv) -> anyhow::Result<Self> {
         Ok(Self {
-            service: ServiceConfig::from_env(&infra, SERVICE, DEFAULT_PORT)?,
-            auth_url: infra.auth_url,
-            applications_url: env_or("APPLICATIONS_URL", "http://127.0.0.1:4003"),
-            interviews_url: env_or("INTERVIEWS_URL", "http://127.0.0.1:4004"),
+            service: env.service.clone(),
+            auth_url: env.url("auth")?,
+            applications_url: env.url("applications")?,
+            interviews_url: env.url("interviews")?,
         })
     }
 }

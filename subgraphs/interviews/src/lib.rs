@@ -8,11 +8,12 @@ pub mod store;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use jobtracker_kit::auth::TokenVerifier;
-use jobtracker_kit::config::{Infra, ServiceConfig, env_or};
+use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::db;
-use jobtracker_kit::events::topology::INTERVIEWS_APPLICATIONS;
+use jobtracker_kit::events::topology::QueueSpec;
 use jobtracker_kit::events::{Consumer, Outbox, OutboxRelay};
 use jobtracker_kit::server::ServiceApp;
+use jobtracker_kit::service::{ServiceEnv, ServiceSpec, federation_sdl};
 
 use crate::events::{ApplicationDeletionHandler, ApplicationsClient};
 use crate::store::Store;
@@ -22,6 +23,20 @@ pub use schema::{InterviewsSchema, schema_builder};
 pub const SERVICE: &str = "interviews";
 pub const DEFAULT_PORT: u16 = 4004;
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/interviews");
+/// The interviews of deleted applications are deleted too.
+pub const DELETIONS_QUEUE: QueueSpec =
+    QueueSpec { name: "interviews.applications", bindings: &[jobtracker_kit::events::contracts::APPLICATION_DELETED] };
+
+/// This service in the table of services.
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: SERVICE,
+    default_port: DEFAULT_PORT,
+    migrations: Some(|| MIGRATIONS),
+    consumes: &[DELETIONS_QUEUE],
+    calls: &["auth", "applications"],
+    sdl: || federation_sdl(&schema_builder().finish()),
+    build: |env| Box::pin(async move { build(Config::load(&env)?).await }),
+};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -32,12 +47,11 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> anyhow::Result<Self> {
-        let infra = Infra::from_env();
+    pub fn load(env: &ServiceEnv) -> anyhow::Result<Self> {
         Ok(Self {
-            service: ServiceConfig::from_env(&infra, SERVICE, DEFAULT_PORT)?,
-            auth_url: infra.auth_url,
-            applications_url: env_or("APPLICATIONS_URL", "http://127.0.0.1:4003"),
+            service: env.service.clone(),
+            auth_url: env.url("auth")?,
+            applications_url: env.url("applications")?,
         })
     }
 }
@@ -58,9 +72,8 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::for_auth_service(&config.auth_url));
     let relay =
         OutboxRelay::new(pool.clone(), config.service.bus.clone(), outbox).with_settings(&config.service.events);
-    let deletions =
-        Consumer::new(INTERVIEWS_APPLICATIONS, pool, config.service.bus, ApplicationDeletionHandler { store })
-            .with_settings(&config.service.events);
+    let deletions = Consumer::new(DELETIONS_QUEUE, pool, config.service.bus, ApplicationDeletionHandler { store })
+        .with_settings(&config.service.events);
     Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
         .await?
         .with_worker("outbox-relay", move |token| relay.run(token))

@@ -8,12 +8,13 @@ pub mod store;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use jobtracker_kit::auth::TokenVerifier;
-use jobtracker_kit::config::{Infra, ServiceConfig};
+use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::db;
 use jobtracker_kit::events::contracts::USER_UPDATED;
-use jobtracker_kit::events::topology::USERS_ACCOUNTS;
+use jobtracker_kit::events::topology::QueueSpec;
 use jobtracker_kit::events::{Consumer, Fanout, Outbox, OutboxRelay};
 use jobtracker_kit::server::ServiceApp;
+use jobtracker_kit::service::{ServiceEnv, ServiceSpec, federation_sdl};
 use jobtracker_kit::service_token::ServiceToken;
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +26,20 @@ pub use schema::{UsersSchema, schema_builder};
 pub const SERVICE: &str = "users";
 pub const DEFAULT_PORT: u16 = 4002;
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/users");
+/// Profiles are completed from registrations.
+pub const ACCOUNTS_QUEUE: QueueSpec =
+    QueueSpec { name: "users.accounts", bindings: &[jobtracker_kit::events::contracts::USER_REGISTERED] };
+
+/// This service in the table of services.
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: SERVICE,
+    default_port: DEFAULT_PORT,
+    migrations: Some(|| MIGRATIONS),
+    consumes: &[ACCOUNTS_QUEUE],
+    calls: &["auth"],
+    sdl: || federation_sdl(&schema_builder().finish()),
+    build: |env| Box::pin(async move { build(Config::load(&env)?).await }),
+};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -36,13 +51,8 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> anyhow::Result<Self> {
-        let infra = Infra::from_env();
-        Ok(Self {
-            service: ServiceConfig::from_env(&infra, SERVICE, DEFAULT_PORT)?,
-            auth_url: infra.auth_url,
-            service_token: ServiceToken::from_env()?,
-        })
+    pub fn load(env: &ServiceEnv) -> anyhow::Result<Self> {
+        Ok(Self { service: env.service.clone(), auth_url: env.url("auth")?, service_token: env.service_token.clone() })
     }
 }
 
@@ -59,7 +69,7 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
 
     let relay =
         OutboxRelay::new(pool.clone(), config.service.bus.clone(), outbox).with_settings(&config.service.events);
-    let registrations = Consumer::new(USERS_ACCOUNTS, pool, config.service.bus, RegistrationHandler)
+    let registrations = Consumer::new(ACCOUNTS_QUEUE, pool, config.service.bus, RegistrationHandler)
         .with_settings(&config.service.events);
     Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
         .await?

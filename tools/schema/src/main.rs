@@ -1,5 +1,6 @@
 //! `jobtracker-schema compose|check`: exports each subgraph's SDL straight
-//! from its async-graphql schema, composes them with Apollo's reference
+//! from its async-graphql schema (through the table of services, which must
+//! agree with supergraph.yaml), composes them with Apollo's reference
 //! composition (apollo-federation, with satisfiability checks) and writes
 //! schema/. `check` fails when the checked-in files differ from the code.
 //! A build tool only: the composer never enters the runtime binary.
@@ -10,8 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use apollo_federation::composition::{CompositionOptions, compose};
 use apollo_federation::subgraph::typestate::Subgraph;
-use async_graphql::SDLExportOptions;
 use clap::{Parser, Subcommand};
+use jobtracker_services::SERVICES;
 use serde::Deserialize;
 
 #[derive(Parser)]
@@ -48,21 +49,28 @@ struct SchemaFile {
     file: PathBuf,
 }
 
-fn export_options() -> SDLExportOptions {
-    SDLExportOptions::new().federation().compose_directive()
-}
-
-/// The SDL of a subgraph, from its code.
-fn subgraph_sdl(name: &str) -> anyhow::Result<String> {
-    Ok(match name {
-        "auth" => jobtracker_auth::schema_builder().finish().sdl_with_options(export_options()),
-        "users" => jobtracker_users::schema_builder().finish().sdl_with_options(export_options()),
-        "applications" => jobtracker_applications::schema_builder().finish().sdl_with_options(export_options()),
-        "interviews" => jobtracker_interviews::schema_builder().finish().sdl_with_options(export_options()),
-        "analytics" => jobtracker_analytics::schema_builder().finish().sdl_with_options(export_options()),
-        "dashboard" => jobtracker_dashboard::schema_builder().finish().sdl_with_options(export_options()),
-        other => bail!("supergraph.yaml names {other:?}, which is not a subgraph of this workspace"),
-    })
+/// The table of services and supergraph.yaml must name the same subgraphs,
+/// at the same default ports.
+fn check_against_table(config: &SupergraphConfig) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    for spec in SERVICES {
+        match config.subgraphs.get(spec.name) {
+            None => problems.push(format!("{} is in the table of services but not in supergraph.yaml", spec.name)),
+            Some(subgraph) if !subgraph.routing_url.contains(&format!(":{}/", spec.default_port)) => {
+                problems.push(format!(
+                    "{}: routing_url {} is not on its default port {}",
+                    spec.name, subgraph.routing_url, spec.default_port
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    for name in config.subgraphs.keys() {
+        if jobtracker_services::find(name).is_none() {
+            problems.push(format!("supergraph.yaml names {name:?}, which is not in the table of services"));
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { bail!("{}", problems.join("\n")) }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -71,10 +79,13 @@ fn main() -> anyhow::Result<()> {
         &std::fs::read_to_string(cli.root.join("supergraph.yaml")).context("reading supergraph.yaml")?,
     )?;
 
+    check_against_table(&config)?;
+
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     let mut subgraphs = Vec::new();
     for (name, subgraph) in &config.subgraphs {
-        let sdl = subgraph_sdl(name)?;
+        let spec = jobtracker_services::find(name).context("checked above")?;
+        let sdl = (spec.sdl)();
         subgraphs.push(
             Subgraph::parse(name, &subgraph.routing_url, &sdl)
                 .map_err(|err| anyhow::anyhow!("subgraph {name}: {err}"))?,

@@ -22,7 +22,7 @@ pub struct EventBus {
 
 impl EventBus {
     pub fn from_env(url: &str) -> Self {
-        Self { url: url.to_string(), prefix: crate::config::env_or("EVENTS_PREFIX", "jobtracker"), ephemeral: false }
+        Self { url: url.to_string(), prefix: crate::env::env_or("EVENTS_PREFIX", "jobtracker"), ephemeral: false }
     }
 
     pub fn events_exchange(&self) -> String {

@@ -17,19 +17,23 @@ use lapin::options::{
 use lapin::types::FieldTable;
 
 use super::amqp::EventBus;
-use super::topology::{QUEUES, QueueSpec};
+use super::topology::QueueSpec;
 
 /// The queues `replay-dlq` works on: one by name (`analytics.events`), every
 /// queue of a service (`analytics`), or all.
-pub fn select_queues(service: Option<&str>, queue: Option<&str>) -> anyhow::Result<Vec<QueueSpec>> {
-    let selected: Vec<QueueSpec> = QUEUES
+pub fn select_queues(
+    queues: &[QueueSpec],
+    service: Option<&str>,
+    queue: Option<&str>,
+) -> anyhow::Result<Vec<QueueSpec>> {
+    let selected: Vec<QueueSpec> = queues
         .iter()
         .filter(|spec| queue.is_none_or(|q| spec.name == q))
         .filter(|spec| service.is_none_or(|s| spec.name.split('.').next() == Some(s)))
         .copied()
         .collect();
     if selected.is_empty() {
-        let known: Vec<&str> = QUEUES.iter().map(|q| q.name).collect();
+        let known: Vec<&str> = queues.iter().map(|q| q.name).collect();
         anyhow::bail!("no consumer queue matches; queues are {}", known.join(", "));
     }
     Ok(selected)
@@ -85,14 +89,19 @@ pub async fn replay(bus: &EventBus, spec: &QueueSpec) -> anyhow::Result<usize> {
 mod tests {
     use super::*;
 
+    const QUEUES: &[QueueSpec] = &[
+        QueueSpec { name: "users.accounts", bindings: &["user.registered"] },
+        QueueSpec { name: "analytics.events", bindings: &["application.*"] },
+    ];
+
     #[test]
     fn queues_are_selected_by_service_or_name() {
         let names = |s: Option<&str>, q: Option<&str>| -> Vec<&str> {
-            select_queues(s, q).unwrap().iter().map(|spec| spec.name).collect()
+            select_queues(QUEUES, s, q).unwrap().iter().map(|spec| spec.name).collect()
         };
         assert_eq!(names(Some("analytics"), None), ["analytics.events"]);
         assert_eq!(names(None, Some("users.accounts")), ["users.accounts"]);
         assert_eq!(names(None, None).len(), QUEUES.len());
-        assert!(select_queues(Some("nobody"), None).is_err());
+        assert!(select_queues(QUEUES, Some("nobody"), None).is_err());
     }
 }

@@ -32,7 +32,7 @@ pub use relay::OutboxRelay;
 
 use std::time::Duration;
 
-use crate::config::env_parse;
+use crate::env::env_parse;
 
 /// Timeouts and retention of the event backbone (README: configuration).
 #[derive(Clone, Debug)]
@@ -44,6 +44,9 @@ pub struct EventsConfig {
     /// `CONSUMER_MAX_BACKOFF_SECS`: the longest pause between retries of a
     /// transiently failing event.
     pub consumer_max_backoff: Duration,
+    /// Every consumer queue of the system (from the service table): relays
+    /// declare them all before publishing.
+    pub queues: Vec<topology::QueueSpec>,
 }
 
 impl Default for EventsConfig {
@@ -52,6 +55,7 @@ impl Default for EventsConfig {
             confirm_timeout: Duration::from_secs(30),
             outbox_retention: Duration::from_secs(168 * 3600),
             consumer_max_backoff: Duration::from_secs(30),
+            queues: Vec::new(),
         }
     }
 }
@@ -67,6 +71,7 @@ impl EventsConfig {
             confirm_timeout: secs("RELAY_CONFIRM_TIMEOUT_SECS", defaults.confirm_timeout)?,
             outbox_retention: Duration::from_secs(retention_hours.saturating_mul(3600)),
             consumer_max_backoff: secs("CONSUMER_MAX_BACKOFF_SECS", defaults.consumer_max_backoff)?,
+            queues: Vec::new(),
         })
     }
 }

@@ -30,6 +30,7 @@ use super::amqp::EventBus;
 use super::envelope::Envelope;
 use super::outbox::{MAX_EVENT_BYTES, Outbox};
 use super::topology;
+use super::topology::QueueSpec;
 use crate::db::Pool;
 
 /// Nacks of one row before it is set aside. A nack in this topology means
@@ -50,6 +51,8 @@ pub struct OutboxRelay {
     pub retention: Duration,
     /// How often pruning runs.
     pub prune_interval: Duration,
+    /// Consumer queues declared before the first publish.
+    pub queues: Vec<QueueSpec>,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -91,6 +94,7 @@ impl OutboxRelay {
             confirm_timeout: defaults.confirm_timeout,
             retention: defaults.outbox_retention,
             prune_interval: Duration::from_secs(600),
+            queues: Vec::new(),
         }
     }
 
@@ -98,6 +102,7 @@ impl OutboxRelay {
     pub fn with_settings(mut self, config: &EventsConfig) -> Self {
         self.confirm_timeout = config.confirm_timeout;
         self.retention = config.outbox_retention;
+        self.queues = config.queues.clone();
         self
     }
 
@@ -113,7 +118,7 @@ impl OutboxRelay {
 
     async fn publish_until_error(&self, channel: Channel, shutdown: &CancellationToken) -> anyhow::Result<()> {
         channel.confirm_select(ConfirmSelectOptions::default()).await?;
-        topology::declare_all(&self.bus, &channel).await?;
+        topology::declare_all(&self.bus, &channel, &self.queues).await?;
         loop {
             if shutdown.is_cancelled() {
                 return Ok(());

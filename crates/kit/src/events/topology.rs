@@ -1,6 +1,7 @@
-//! The RabbitMQ topology, declared in one place: every relay declares every
-//! consumer queue before its first publish, so an event is never dropped
-//! because its consumer has not started yet.
+//! The RabbitMQ topology. Each consumer declares its `QueueSpec` next to its
+//! handler, the service table (crates/services) collects them, and every
+//! relay declares all of them before its first publish, so an event is never
+//! dropped because its consumer has not started yet.
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
@@ -14,21 +15,6 @@ pub struct QueueSpec {
     pub name: &'static str,
     pub bindings: &'static [&'static str],
 }
-
-/// users: completes profiles from registrations.
-pub const USERS_ACCOUNTS: QueueSpec =
-    QueueSpec { name: "users.accounts", bindings: &[super::contracts::USER_REGISTERED] };
-
-/// interviews: deletes the interviews of deleted applications.
-pub const INTERVIEWS_APPLICATIONS: QueueSpec =
-    QueueSpec { name: "interviews.applications", bindings: &[super::contracts::APPLICATION_DELETED] };
-
-/// analytics: every application and interview change, into the read models.
-pub const ANALYTICS_EVENTS: QueueSpec =
-    QueueSpec { name: "analytics.events", bindings: &["application.*", "interview.*"] };
-
-/// Every consumer queue in the system (ARCHITECTURE.md's event table).
-pub const QUEUES: &[QueueSpec] = &[USERS_ACCOUNTS, INTERVIEWS_APPLICATIONS, ANALYTICS_EVENTS];
 
 const QUEUE_EXPIRY_MS: u32 = 60_000;
 
@@ -94,9 +80,11 @@ pub async fn declare_queue(bus: &EventBus, channel: &Channel, spec: &QueueSpec) 
     Ok(name)
 }
 
-pub async fn declare_all(bus: &EventBus, channel: &Channel) -> lapin::Result<()> {
-    for spec in QUEUES {
+/// Declares the exchanges and every queue of `queues`.
+pub async fn declare_all(bus: &EventBus, channel: &Channel, queues: &[QueueSpec]) -> lapin::Result<()> {
+    declare_exchanges(bus, channel).await?;
+    for spec in queues {
         declare_queue(bus, channel, spec).await?;
     }
-    declare_exchanges(bus, channel).await
+    Ok(())
 }

@@ -16,7 +16,7 @@ use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use jobtracker_kit::db::{self, Pool};
 use jobtracker_kit::events::topology::{self, QueueSpec};
 use jobtracker_kit::events::{Consumer, Envelope, EventHandler, HandlerError, HandlerResult, Outbox, OutboxRelay};
-use jobtracker_testkit::TestEnv;
+use jobtracker_kit::testing::TestEnv;
 use lapin::BasicProperties;
 use lapin::options::{BasicGetOptions, BasicPublishOptions};
 use tokio::task::JoinHandle;

@@ -21,16 +21,22 @@ pub const ANALYTICS: &str = "{ analytics { totalApplications statusBreakdown { s
 
 impl TestAnalytics {
     pub async fn spawn() -> Self {
-        Self { stack: Stack::start().await }
+        let table = [
+            &jobtracker_auth::SPEC,
+            &jobtracker_applications::SPEC,
+            &jobtracker_interviews::SPEC,
+            &jobtracker_analytics::SPEC,
+        ];
+        Self { stack: Stack::start(&table).await }
     }
 
     pub async fn user(&self, name: &str) -> User {
-        let account = Account::register(&Gql::new(self.stack.auth.graphql_url()), name).await;
+        let account = Account::register(&Gql::new(self.stack["auth"].graphql_url()), name).await;
         let client = |url: String| Gql::new(url).with_token(&account.access_token);
         User {
-            applications: client(self.stack.applications.graphql_url()),
-            interviews: client(self.stack.interviews.graphql_url()),
-            analytics: client(self.stack.analytics.graphql_url()),
+            applications: client(self.stack["applications"].graphql_url()),
+            interviews: client(self.stack["interviews"].graphql_url()),
+            analytics: client(self.stack["analytics"].graphql_url()),
         }
     }
 }

@@ -66,7 +66,7 @@ async fn numbers_are_private() {
     assert_eq!(theirs["totalApplications"], 0);
     assert_eq!(theirs["funnel"]["applied"], 0);
     assert_eq!(theirs["responseRate"], json!(null));
-    let anonymous = jobtracker_testkit::Gql::new(app.stack.analytics.graphql_url())
+    let anonymous = jobtracker_testkit::Gql::new(app.stack["analytics"].graphql_url())
         .run("{ analytics { totalApplications } }", json!({}))
         .await;
     assert_eq!(anonymous.error_code(), "UNAUTHENTICATED");

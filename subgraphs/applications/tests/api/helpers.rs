@@ -1,7 +1,7 @@
 use jobtracker_applications::store::Store;
 use jobtracker_kit::events::Outbox;
-use jobtracker_testkit::services::{Running, spawn_applications, spawn_auth};
-use jobtracker_testkit::{Account, Gql, TestEnv};
+use jobtracker_testkit::services::Running;
+use jobtracker_testkit::{Account, Gql, TestEnv, spawn};
 use serde_json::{Value, json};
 
 pub struct TestApps {
@@ -18,8 +18,9 @@ pub const FIELDS: &str = "id company position location salary { min max currency
 impl TestApps {
     pub async fn spawn() -> Self {
         let env = TestEnv::new();
-        let auth = spawn_auth(&env).await;
-        let service = spawn_applications(&env, &auth.url()).await;
+        let auth = spawn(&jobtracker_auth::SPEC, env.service_env(&jobtracker_auth::SPEC)).await;
+        let service_env = env.service_env(&jobtracker_applications::SPEC).with_url("auth", &auth.url());
+        let service = spawn(&jobtracker_applications::SPEC, service_env).await;
         let anonymous = Gql::new(service.graphql_url());
         Self { env, auth, _service: service, anonymous }
     }

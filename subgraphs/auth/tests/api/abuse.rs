@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use jobtracker_testkit::services::auth_config;
 use jobtracker_testkit::{Gql, Running, TestEnv};
 use serde_json::json;
 
@@ -76,7 +75,7 @@ async fn several_credential_mutations_in_one_request_are_refused_before_hashing(
 async fn password_hashing_beyond_the_bound_is_rate_limited_not_queued() {
     // One hash at a time, one more waiting: the rest are refused at once.
     let env = TestEnv::new();
-    let config = jobtracker_auth::Config { max_concurrent_hashes: 1, ..auth_config(&env) };
+    let config = jobtracker_auth::Config { max_concurrent_hashes: 1, ..TestAuth::config(&env) };
     let service = Running::start(jobtracker_auth::build(config).await.expect("auth starts"));
     let gql = Gql::new(service.graphql_url());
     let register = "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }";
@@ -139,7 +138,7 @@ async fn the_internal_account_lookup_needs_the_service_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_service_token_auth_refuses_every_internal_call() {
     let env = TestEnv::new();
-    let config = jobtracker_auth::Config { service_token: None, ..auth_config(&env) };
+    let config = jobtracker_auth::Config { service_token: None, ..TestAuth::config(&env) };
     let service = Running::start(jobtracker_auth::build(config).await.expect("auth starts"));
     let url = format!("{}/internal/accounts/{}", service.url(), uuid::Uuid::now_v7());
 

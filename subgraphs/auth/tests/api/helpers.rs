@@ -1,4 +1,4 @@
-use jobtracker_testkit::services::{Running, auth_config};
+use jobtracker_testkit::services::Running;
 use jobtracker_testkit::{Account, Gql, TestEnv};
 
 pub struct TestAuth {
@@ -15,9 +15,14 @@ impl TestAuth {
 
     /// Starts auth on an existing environment (same database): a restart.
     pub async fn spawn_in(env: TestEnv) -> Self {
-        let service = Running::start(jobtracker_auth::build(auth_config(&env)).await.expect("auth starts"));
+        let service = jobtracker_testkit::spawn(&jobtracker_auth::SPEC, env.service_env(&jobtracker_auth::SPEC)).await;
         let gql = Gql::new(service.graphql_url());
         Self { env, service, gql }
+    }
+
+    /// auth's configuration in `env`, as the service table would build it.
+    pub fn config(env: &TestEnv) -> jobtracker_auth::Config {
+        jobtracker_auth::Config::load(&env.service_env(&jobtracker_auth::SPEC)).expect("auth's test configuration")
     }
 
     pub async fn register(&self, name: &str) -> Account {

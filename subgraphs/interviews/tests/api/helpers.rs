@@ -1,13 +1,8 @@
-use jobtracker_testkit::services::{Running, spawn_applications, spawn_auth, spawn_interviews};
-use jobtracker_testkit::{Account, Gql, TestEnv};
+use jobtracker_testkit::{Account, Gql, Stack};
 use serde_json::{Value, json};
 
 pub struct TestInterviews {
-    pub env: TestEnv,
-    pub auth: Running,
-    pub applications: Running,
-    /// Kept alive for the test's duration.
-    _service: Running,
+    pub stack: Stack,
     pub anonymous: Gql,
 }
 
@@ -23,19 +18,17 @@ pub const SCHEDULE: &str = "mutation($i: ScheduleInterviewInput!) { scheduleInte
 
 impl TestInterviews {
     pub async fn spawn() -> Self {
-        let env = TestEnv::new();
-        let auth = spawn_auth(&env).await;
-        let applications = spawn_applications(&env, &auth.url()).await;
-        let service = spawn_interviews(&env, &auth.url(), &applications.url()).await;
-        let anonymous = Gql::new(service.graphql_url());
-        Self { env, auth, applications, _service: service, anonymous }
+        let stack =
+            Stack::start(&[&jobtracker_auth::SPEC, &jobtracker_applications::SPEC, &jobtracker_interviews::SPEC]).await;
+        let anonymous = Gql::new(stack["interviews"].graphql_url());
+        Self { stack, anonymous }
     }
 
     pub async fn user(&self, name: &str) -> User {
-        let account = Account::register(&Gql::new(self.auth.graphql_url()), name).await;
+        let account = Account::register(&Gql::new(self.stack["auth"].graphql_url()), name).await;
         User {
             interviews: self.anonymous.with_token(&account.access_token),
-            applications: Gql::new(self.applications.graphql_url()).with_token(&account.access_token),
+            applications: Gql::new(self.stack["applications"].graphql_url()).with_token(&account.access_token),
         }
     }
 }

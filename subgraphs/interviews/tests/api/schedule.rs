@@ -182,7 +182,7 @@ async fn deleting_an_application_deletes_its_interviews() {
 #[tokio::test]
 async fn every_change_is_published_and_a_reschedule_carries_the_previous_time() {
     let app = TestInterviews::spawn().await;
-    let mut tap = jobtracker_testkit::EventTap::start(&app.env.bus, "interview.*").await;
+    let mut tap = jobtracker_testkit::EventTap::start(&app.stack.env.bus, "interview.*").await;
     let ada = app.user("Ada").await;
     let id = ada.schedule(json!({ "company": "Acme", "position": "SRE", "scheduledAt": "2027-03-01T09:00:00Z", "timeZone": "UTC", "type": "PHONE" })).await["id"].clone();
     let update = "mutation($id: ID!, $i: UpdateInterviewInput!) { updateInterview(id: $id, input: $i) { id } }";

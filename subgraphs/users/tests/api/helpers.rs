@@ -10,9 +10,9 @@ pub struct TestUsers {
 
 impl TestUsers {
     pub async fn spawn() -> Self {
-        let stack = Stack::start().await;
-        let auth = Gql::new(stack.auth.graphql_url());
-        let users = Gql::new(stack.users.graphql_url());
+        let stack = Stack::start(&[&jobtracker_auth::SPEC, &jobtracker_users::SPEC]).await;
+        let auth = Gql::new(stack["auth"].graphql_url());
+        let users = Gql::new(stack["users"].graphql_url());
         Self { stack, auth, users }
     }
 

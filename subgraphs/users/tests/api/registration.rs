@@ -2,8 +2,7 @@ use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jobtracker_kit::service_token::ServiceToken;
-use jobtracker_testkit::services::spawn_auth;
-use jobtracker_testkit::{Account, Gql, Running, TestEnv};
+use jobtracker_testkit::{Account, Gql, Running, TestEnv, spawn};
 use serde_json::json;
 
 use crate::helpers::{PROFILE_FIELDS, TestUsers};
@@ -92,7 +91,7 @@ async fn deaf_users(env: &TestEnv, auth_url: &str, token: Option<ServiceToken>) 
 #[tokio::test]
 async fn a_profile_not_yet_heard_of_is_fetched_from_auth_with_the_service_token() {
     let env = TestEnv::new();
-    let auth = spawn_auth(&env).await;
+    let auth = spawn(&jobtracker_auth::SPEC, env.service_env(&jobtracker_auth::SPEC)).await;
     let users = deaf_users(&env, &auth.url(), Some(env.service_token.clone())).await;
     let account = Account::register(&Gql::new(auth.graphql_url()), "Ada Lovelace").await;
 
@@ -105,7 +104,7 @@ async fn a_profile_not_yet_heard_of_is_fetched_from_auth_with_the_service_token(
 #[tokio::test]
 async fn with_the_wrong_service_token_auth_refuses_the_lookup() {
     let env = TestEnv::new();
-    let auth = spawn_auth(&env).await;
+    let auth = spawn(&jobtracker_auth::SPEC, env.service_env(&jobtracker_auth::SPEC)).await;
     let users = deaf_users(&env, &auth.url(), Some(ServiceToken::generate())).await;
     let account = Account::register(&Gql::new(auth.graphql_url()), "Ada Lovelace").await;
 

@@ -12,7 +12,7 @@ async fn profile_updates_are_pushed_to_their_owner_only() {
     let app = TestUsers::spawn().await;
     let (ada, ada_http) = app.sign_up("Ada Lovelace").await;
     let (grace, grace_http) = app.sign_up("Grace Hopper").await;
-    let ws_url = format!("ws://{}/ws", app.stack.users.addr);
+    let ws_url = format!("ws://{}/ws", app.stack["users"].addr);
 
     let mut ada_ws = WsClient::connect(&ws_url, json!({ "Authorization": format!("Bearer {}", ada.access_token) }))
         .await
@@ -39,7 +39,7 @@ async fn profile_updates_are_pushed_to_their_owner_only() {
 #[tokio::test]
 async fn subscribing_requires_a_valid_token() {
     let app = TestUsers::spawn().await;
-    let ws_url = format!("ws://{}/ws", app.stack.users.addr);
+    let ws_url = format!("ws://{}/ws", app.stack["users"].addr);
 
     let refused = WsClient::connect(&ws_url, json!({ "Authorization": "Bearer not.a.token" })).await;
     assert!(refused.is_err(), "a bad token must not be acknowledged");

@@ -1,15 +1,20 @@
-//! A test's private infrastructure: database names and an event bus prefix.
+//! A test's private infrastructure: fresh database names, an event bus
+//! prefix of its own and a service credential, so tests run in parallel on
+//! one PostgreSQL and one RabbitMQ. Used by kit's own tests and by the test
+//! kit (crates/testkit), which is why it lives here: kit needs no test crate.
 
 use std::sync::Once;
 use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::config::{Infra, ServiceConfig};
+use crate::db::DatabaseConfig;
+use crate::env::Vars;
+use crate::events::EventsConfig;
+use crate::events::amqp::EventBus;
+use crate::service::{ServiceEnv, ServiceSpec};
+use crate::service_token::ServiceToken;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use jobtracker_kit::config::{Infra, ServiceConfig};
-use jobtracker_kit::db::DatabaseConfig;
-use jobtracker_kit::events::EventsConfig;
-use jobtracker_kit::events::amqp::EventBus;
-use jobtracker_kit::service_token::ServiceToken;
 
 /// Test databases are named `jt_<service>_<unix-ms>_<random>`; those older
 /// than this are dropped by the next test run.
@@ -36,7 +41,7 @@ impl Default for TestEnv {
 
 impl TestEnv {
     pub fn new() -> Self {
-        jobtracker_kit::telemetry::init();
+        crate::telemetry::init();
         let infra = Infra::from_env();
         let id = format!("{}_{}", now_ms(), &uuid::Uuid::new_v4().simple().to_string()[..6]);
         let bus = EventBus { url: infra.amqp_url.clone(), prefix: format!("jt-test-{id}"), ephemeral: true };
@@ -58,6 +63,13 @@ impl TestEnv {
             events: EventsConfig { consumer_max_backoff: Duration::from_secs(1), ..EventsConfig::default() },
             upstream_timeout: Duration::from_secs(10),
         }
+    }
+
+    /// A service of the table in this test: its fresh database, port 0, the
+    /// test's bus and credential, and no variables from the environment the
+    /// test runs in (`with_url` adds the services it calls).
+    pub fn service_env(&self, spec: &ServiceSpec) -> ServiceEnv {
+        ServiceEnv::new(self.service_config(spec.name), Vars::Map(Default::default()), Some(self.service_token.clone()))
     }
 
     /// A fresh database for one service of this test (created on bootstrap).
