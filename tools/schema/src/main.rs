@@ -132,3 +132,34 @@ fn write(path: &Path, content: &str) -> anyhow::Result<()> {
     }
     std::fs::write(path, content).with_context(|| format!("writing {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(entries: &[(&str, u16)]) -> SupergraphConfig {
+        let subgraphs = entries
+            .iter()
+            .map(|(name, port)| {
+                let url = format!("http://127.0.0.1:{port}/graphql");
+                let file = PathBuf::from(format!("./schema/{name}.graphql"));
+                (name.to_string(), SubgraphConfig { routing_url: url, schema: SchemaFile { file } })
+            })
+            .collect();
+        SupergraphConfig { subgraphs }
+    }
+
+    #[test]
+    fn supergraph_yaml_must_agree_with_the_table_of_services() {
+        let table: Vec<(&str, u16)> = SERVICES.iter().map(|s| (s.name, s.default_port)).collect();
+        assert!(check_against_table(&config(&table)).is_ok());
+
+        let missing = check_against_table(&config(&table[1..])).unwrap_err().to_string();
+        assert!(missing.contains("auth is in the table of services but not in supergraph.yaml"), "{missing}");
+        let extra = check_against_table(&config(&[table.as_slice(), &[("search", 4009)]].concat())).unwrap_err();
+        assert!(extra.to_string().contains("\"search\", which is not in the table"), "{extra}");
+        let mut moved = table.clone();
+        moved[0].1 = 5001;
+        assert!(check_against_table(&config(&moved)).unwrap_err().to_string().contains("default port"));
+    }
+}
