@@ -127,7 +127,8 @@ pub fn run_subgraph(spec: &'static ServiceSpec) -> anyhow::Result<()> {
 
 /// Runs the router (its own ntex runtime) until SIGINT/SIGTERM.
 pub fn run_router(supergraph: Option<PathBuf>) -> anyhow::Result<()> {
-    let settings = jobtracker_router::RouterSettings::from_env(supergraph)?;
+    let auth = jobtracker_services::find("auth").map(jobtracker_kit::service::process_url);
+    let settings = jobtracker_router::RouterSettings::from_env(supergraph, &auth.unwrap_or_default())?;
     let sdl = settings.supergraph_sdl()?;
     jobtracker_router::run(settings.with_subgraph_urls_from_env(&sdl))
 }

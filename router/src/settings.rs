@@ -43,8 +43,9 @@ fn env(key: &str) -> Option<String> {
 }
 
 impl RouterSettings {
-    pub fn from_env(supergraph_path: Option<PathBuf>) -> anyhow::Result<Self> {
-        let auth_url = env("AUTH_URL").unwrap_or_else(|| "http://127.0.0.1:4001".into());
+    /// `auth_url`: where the auth service answers (its JWKS is under it
+    /// unless `ROUTER_JWKS_URL` says otherwise).
+    pub fn from_env(supergraph_path: Option<PathBuf>, auth_url: &str) -> anyhow::Result<Self> {
         let supergraph_path = supergraph_path
             .or_else(|| env("SUPERGRAPH_PATH").map(PathBuf::from))
             .or_else(|| Some(PathBuf::from("schema/supergraph.graphql")).filter(|p| p.exists()));
