@@ -17,4 +17,4 @@ pub mod telemetry;
 pub mod validate;
 
 pub use auth::Viewer;
-pub use error::{AppError, AppResult};
+pub use error::{AppError, AppResult, ErrorCode};

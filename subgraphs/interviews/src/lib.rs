@@ -5,6 +5,7 @@ pub mod events;
 pub mod model;
 pub mod schema;
 pub mod store;
+pub mod upstream;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use jobtracker_kit::auth::TokenVerifier;
@@ -14,8 +15,9 @@ use jobtracker_kit::events::topology::INTERVIEWS_APPLICATIONS;
 use jobtracker_kit::events::{Consumer, Outbox, OutboxRelay};
 use jobtracker_kit::server::ServiceApp;
 
-use crate::events::{ApplicationDeletionHandler, ApplicationsClient};
+use crate::events::ApplicationDeletionHandler;
 use crate::store::Store;
+use crate::upstream::ApplicationsClient;
 
 pub use schema::{InterviewsSchema, schema_builder};
 
