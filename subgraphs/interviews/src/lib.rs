@@ -12,7 +12,7 @@ use jobtracker_kit::auth::TokenVerifier;
 use jobtracker_kit::config::{Infra, ServiceConfig, env_or};
 use jobtracker_kit::db;
 use jobtracker_kit::events::topology::INTERVIEWS_APPLICATIONS;
-use jobtracker_kit::events::{Consumer, Outbox, OutboxRelay};
+use jobtracker_kit::events::{Consumer, Outbox};
 use jobtracker_kit::server::ServiceApp;
 
 use crate::events::ApplicationDeletionHandler;
@@ -58,13 +58,15 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
         ApplicationsClient::new(&config.applications_url, config.service.upstream_timeout),
     );
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::for_auth_service(&config.auth_url));
-    let relay =
-        OutboxRelay::new(pool.clone(), config.service.bus.clone(), outbox).with_settings(&config.service.events);
-    let deletions =
-        Consumer::new(INTERVIEWS_APPLICATIONS, pool, config.service.bus, ApplicationDeletionHandler { store })
-            .with_settings(&config.service.events);
+    let deletions = Consumer::new(
+        INTERVIEWS_APPLICATIONS,
+        pool.clone(),
+        config.service.bus.clone(),
+        ApplicationDeletionHandler { store },
+    )
+    .with_settings(&config.service.events);
     Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
         .await?
-        .with_worker("outbox-relay", move |token| relay.run(token))
+        .with_outbox_relay(pool, outbox, &config.service)
         .with_worker("application-deletions", move |token| deletions.run(token)))
 }
