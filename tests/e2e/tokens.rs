@@ -13,15 +13,15 @@ use serde_json::json;
 use crate::helpers::System;
 
 #[derive(diesel::QueryableByName)]
-struct Key {
+pub(crate) struct Key {
     #[diesel(sql_type = Text)]
-    kid: String,
+    pub(crate) kid: String,
     #[diesel(sql_type = Binary)]
-    private_key_der: Vec<u8>,
+    pub(crate) private_key_der: Vec<u8>,
 }
 
 /// auth's real signing key, read from its test database.
-async fn signing_key(system: &System) -> Key {
+pub(crate) async fn signing_key(system: &System) -> Key {
     let url = system.stack.env.database(jobtracker_auth::SERVICE).url();
     let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
     diesel::sql_query("SELECT kid, private_key_der FROM signing_keys WHERE retired_at IS NULL")
@@ -30,11 +30,11 @@ async fn signing_key(system: &System) -> Key {
         .unwrap()
 }
 
-fn claims(sub: &str, iat: i64, exp: i64) -> serde_json::Value {
+pub(crate) fn claims(sub: &str, iat: i64, exp: i64) -> serde_json::Value {
     json!({ "sub": sub, "iss": "jobtracker", "aud": "jobtracker", "iat": iat, "exp": exp, "jti": "t" })
 }
 
-fn sign(kid: &str, der: &[u8], claims: &serde_json::Value) -> String {
+pub(crate) fn sign(kid: &str, der: &[u8], claims: &serde_json::Value) -> String {
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(kid.to_string());
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(der)).unwrap()

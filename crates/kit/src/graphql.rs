@@ -12,9 +12,11 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::auth::{TokenVerifier, Viewer, bearer_token};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 #[derive(Clone)]
 struct SubgraphState<E> {
@@ -145,28 +147,97 @@ impl SubgraphClient {
         }
     }
 
-    /// The `data` of the answer, or the code of its first error.
-    pub async fn query(
+    /// The `data` of the answer as `T`. An answer with errors is
+    /// [`UpstreamError::Refused`] with the code of its first error; one that
+    /// is not a GraphQL answer, carries a code outside the contract, or whose
+    /// `data` is not a `T` (a field missing, null where a value is due) is
+    /// [`UpstreamError::Failed`]: another service's answer is never patched
+    /// up with defaults.
+    pub async fn query<T: DeserializeOwned>(
         &self,
         token: &str,
         query: &str,
         variables: serde_json::Value,
-    ) -> Result<Result<serde_json::Value, String>, AppError> {
-        let body: serde_json::Value = self
+    ) -> Result<T, UpstreamError> {
+        let failed = |err: anyhow::Error| UpstreamError::Failed(err.context(format!("calling {}", self.url)));
+        let response = self
             .http
             .post(&self.url)
             .bearer_auth(token)
             .json(&serde_json::json!({ "query": query, "variables": variables }))
             .send()
             .await
-            .map_err(AppError::internal)?
+            .map_err(|err| failed(err.into()))?;
+        let status = response.status();
+        let answer: Answer = response
             .json()
             .await
-            .map_err(AppError::internal)?;
-        match body["errors"][0]["extensions"]["code"].as_str() {
-            None if body["data"].is_object() => Ok(Ok(body["data"].clone())),
-            Some(code) => Ok(Err(code.to_string())),
-            None => Err(AppError::internal(anyhow::anyhow!("{} answered {body}", self.url))),
+            .map_err(|err| failed(anyhow::Error::new(err).context(format!("HTTP {status}, not a GraphQL answer"))))?;
+        if let Some(error) = answer.errors.into_iter().next() {
+            let code = error.extensions.and_then(|e| e.code);
+            return match code.as_deref().and_then(ErrorCode::parse) {
+                Some(code) => Err(UpstreamError::Refused { code, message: error.message }),
+                None => Err(failed(anyhow::anyhow!("error without a known code ({code:?}): {}", error.message))),
+            };
+        }
+        let data = answer.data.ok_or_else(|| failed(anyhow::anyhow!("an answer with neither data nor errors")))?;
+        serde_json::from_value(data).map_err(|err| failed(anyhow::Error::new(err).context("unexpected data")))
+    }
+}
+
+/// A GraphQL answer, before its `data` is read as what was asked for.
+#[derive(Deserialize)]
+struct Answer {
+    data: Option<serde_json::Value>,
+    #[serde(default)]
+    errors: Vec<AnswerError>,
+}
+
+#[derive(Deserialize)]
+struct AnswerError {
+    #[serde(default)]
+    message: String,
+    extensions: Option<AnswerExtensions>,
+}
+
+#[derive(Deserialize)]
+struct AnswerExtensions {
+    code: Option<String>,
+}
+
+/// Why a call to another subgraph gave no data.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// The subgraph answered with an error of the contract (e.g. NOT_FOUND
+    /// for another user's application): callers match on `code`.
+    #[error("the subgraph answered {code}: {message}")]
+    Refused { code: ErrorCode, message: String },
+    /// Unreachable, timed out, or an answer that is not what was asked for.
+    #[error(transparent)]
+    Failed(anyhow::Error),
+}
+
+impl UpstreamError {
+    /// The contract code of the answer; INTERNAL when there was none.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Refused { code, .. } => *code,
+            Self::Failed(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// What the caller's client sees when an upstream call fails and the caller
+/// has no better answer: the subgraph refusing the caller's own token is
+/// the caller's UNAUTHENTICATED; anything else is our fault, INTERNAL (the
+/// cause logged, never shown).
+impl From<UpstreamError> for AppError {
+    fn from(err: UpstreamError) -> Self {
+        match err {
+            UpstreamError::Refused { code: ErrorCode::Unauthenticated, .. } => {
+                AppError::Unauthenticated("the session expired; sign in again".into())
+            }
+            other => AppError::internal(other),
         }
     }
 }

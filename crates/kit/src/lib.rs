@@ -15,9 +15,10 @@ pub mod pagination;
 pub mod server;
 pub mod service;
 pub mod service_token;
+pub mod subscription;
 pub mod telemetry;
 pub mod testing;
 pub mod validate;
 
 pub use auth::Viewer;
-pub use error::{AppError, AppResult};
+pub use error::{AppError, AppResult, ErrorCode};

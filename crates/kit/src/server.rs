@@ -9,6 +9,10 @@ use std::pin::Pin;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::ServiceConfig;
+use crate::db::Pool;
+use crate::events::{Outbox, OutboxRelay};
+
 type Worker = Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>> + Send>;
 
 /// A bound, not yet running service.
@@ -36,6 +40,14 @@ impl ServiceApp {
     {
         self.workers.push((name, Box::new(move |token| Box::pin(worker(token)))));
         self
+    }
+
+    /// Runs the relay that publishes `outbox`'s rows (written through
+    /// `pool`'s database) until the service stops: the one wiring of every
+    /// service that writes events.
+    pub fn with_outbox_relay(self, pool: Pool, outbox: Outbox, service: &ServiceConfig) -> Self {
+        let relay = OutboxRelay::new(pool, service.bus.clone(), outbox).with_settings(&service.events);
+        self.with_worker("outbox-relay", move |token| relay.run(token))
     }
 
     /// Ties tasks spawned while building to the service's lifetime.

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::error::AppError;
 
 pub const MAX_URL_CHARS: usize = 2048;
+pub const MAX_FULL_NAME_CHARS: usize = 200;
 
 /// An absolute http(s) URL with a host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +63,39 @@ pub fn optional_text(raw: Option<&str>, field: &str, max: usize) -> Result<Optio
         return Err(AppError::bad_input(field, "must not contain control characters"));
     }
     Ok(Some(text.to_string()))
+}
+
+/// A person's full name, the one rule of auth (registration) and users
+/// (profile edits): runs of white space become one space, then 1 to
+/// [`MAX_FULL_NAME_CHARS`] characters, none of them a control character.
+pub fn full_name(raw: &str, field: &str) -> Result<String, AppError> {
+    let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() {
+        return Err(AppError::bad_input(field, "full name must not be empty"));
+    }
+    if name.chars().count() > MAX_FULL_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(AppError::bad_input(
+            field,
+            format!("full name must be at most {MAX_FULL_NAME_CHARS} printable characters"),
+        ));
+    }
+    Ok(name)
+}
+
+/// A LIKE pattern matching `term` anywhere: `\`, `%` and `_` in the term
+/// are escaped so that they match themselves. Use it with `ESCAPE '\'`
+/// (diesel: `.like(pattern).escape('\\')`).
+pub fn like_contains(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for c in term.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// An id argument; anything but a UUID is BAD_USER_INPUT naming `field`.
@@ -139,6 +173,26 @@ mod tests {
         assert!(required_line("x".repeat(11).as_str(), "f", 10).is_err());
         assert!(required_line("two\nlines", "f", 50).is_err());
         assert_eq!(optional_line(Some("  "), "f", 10).unwrap(), None);
+    }
+
+    #[test]
+    fn full_names_are_collapsed_bounded_and_printable() {
+        assert_eq!(full_name("  Ada \t  Lovelace ", "n").unwrap(), "Ada Lovelace");
+        assert_eq!(full_name("   ", "input.fullName").unwrap_err().field(), Some("input.fullName"));
+        for bad in ["Ada\u{0}Lovelace", "Ada\u{1b}[31m", "\u{7f}Ada"] {
+            assert_eq!(full_name(bad, "input.fullName").unwrap_err().field(), Some("input.fullName"), "{bad:?}");
+        }
+        assert!(full_name(&"é".repeat(MAX_FULL_NAME_CHARS), "n").is_ok());
+        assert!(full_name(&"é".repeat(MAX_FULL_NAME_CHARS + 1), "n").is_err());
+    }
+
+    #[test]
+    fn like_patterns_match_wildcards_literally() {
+        assert_eq!(like_contains("ada"), "%ada%");
+        assert_eq!(like_contains("100%"), "%100\\%%");
+        assert_eq!(like_contains("a_b"), "%a\\_b%");
+        assert_eq!(like_contains("c:\\x"), "%c:\\\\x%");
+        assert_eq!(like_contains(""), "%%");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use jobtracker_kit::auth::TokenVerifier;
 use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::db;
-use jobtracker_kit::events::{Outbox, OutboxRelay};
+use jobtracker_kit::events::Outbox;
 use jobtracker_kit::server::ServiceApp;
 use jobtracker_kit::service::{ServiceEnv, ServiceSpec, federation_sdl};
 
@@ -58,8 +58,5 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
         schema::schema(store),
         TokenVerifier::for_auth_service(&config.auth_url),
     );
-    let relay = OutboxRelay::new(pool, config.service.bus, outbox).with_settings(&config.service.events);
-    Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
-        .await?
-        .with_worker("outbox-relay", move |token| relay.run(token)))
+    Ok(ServiceApp::bind(SERVICE, config.service.addr, routes).await?.with_outbox_relay(pool, outbox, &config.service))
 }

@@ -4,7 +4,7 @@
 use async_graphql::Enum;
 use chrono::{DateTime, Utc};
 use jobtracker_kit::AppError;
-use jobtracker_kit::validate::{HttpUrl, Patch, optional_line, optional_text, required_line};
+use jobtracker_kit::validate::{HttpUrl, Patch, like_contains, optional_line, optional_text, required_line};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -277,8 +277,7 @@ pub fn search_pattern(raw: &str) -> Result<Option<String>, AppError> {
             format!("search must be at most {MAX_SEARCH_CHARS} characters"),
         ));
     }
-    let escaped = term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    Ok(Some(format!("%{escaped}%")))
+    Ok(Some(like_contains(&term)))
 }
 
 #[cfg(test)]

@@ -7,14 +7,14 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text, Timestamptz, Uuid as SqlUuid};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use jobtracker_kit::db::{self, Pool};
 use jobtracker_kit::events::contracts::{
     APPLICATION_CREATED, APPLICATION_DELETED, APPLICATION_EVENTS_VERSION, APPLICATION_STATUS_CHANGED,
     APPLICATION_UPDATED, ApplicationDeleted, ApplicationSnapshot, ApplicationStatusChanged, SalarySnapshot,
     StatusDigest,
 };
-use jobtracker_kit::events::{Envelope, Outbox};
+use jobtracker_kit::events::{Envelope, Outbox, Publisher};
 use jobtracker_kit::pagination::PageRequest;
 use jobtracker_kit::{AppError, AppResult};
 use uuid::Uuid;
@@ -99,7 +99,7 @@ pub struct ListFilter {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
-    outbox: Outbox,
+    publisher: Publisher,
 }
 
 fn salary_columns(salary: Option<&Salary>) -> (Option<i32>, Option<i32>, Option<String>, Option<String>) {
@@ -111,7 +111,7 @@ fn salary_columns(salary: Option<&Salary>) -> (Option<i32>, Option<i32>, Option<
 
 impl Store {
     pub fn new(pool: Pool, outbox: Outbox) -> Self {
-        Self { pool, outbox }
+        Self { publisher: Publisher::new(pool.clone(), outbox), pool }
     }
 
     #[tracing::instrument(skip(self, new), fields(user_id = %owner))]
@@ -121,11 +121,10 @@ impl Store {
 
     /// `create` at a given time (demo data spread over months).
     pub async fn create_at(&self, owner: Uuid, new: NewApplication, now: DateTime<Utc>) -> AppResult<ApplicationRow> {
-        let mut conn = self.pool.get().await?;
         let id = Uuid::now_v7();
         let (salary_min, salary_max, salary_currency, salary_period) = salary_columns(new.salary.as_ref());
-        let row = conn
-            .transaction(async |conn| -> AppResult<ApplicationRow> {
+        self.publisher
+            .transaction(async |conn, events| -> AppResult<ApplicationRow> {
                 let row: ApplicationRow = diesel::insert_into(applications::table)
                     .values((
                         applications::id.eq(id),
@@ -149,19 +148,16 @@ impl Store {
                     .await?;
                 record_status(conn, id, None, new.status, now, None).await?;
                 let snapshot = snapshot(conn, &row).await?;
-                Outbox::append(conn, &event(APPLICATION_CREATED, owner, id, row.version, &snapshot)).await?;
+                events.record(event(APPLICATION_CREATED, owner, id, row.version, &snapshot));
                 Ok(row)
             })
-            .await?;
-        self.outbox.wake();
-        Ok(row)
+            .await
     }
 
     #[tracing::instrument(skip(self, patch), fields(user_id = %owner))]
     pub async fn update(&self, owner: Uuid, id: Uuid, patch: ApplicationPatch) -> AppResult<ApplicationRow> {
-        let mut conn = self.pool.get().await?;
-        let row = conn
-            .transaction(async |conn| -> AppResult<ApplicationRow> {
+        self.publisher
+            .transaction(async |conn, events| -> AppResult<ApplicationRow> {
                 let current = lock_owned(conn, owner, id).await?;
                 let salary = match &patch.salary {
                     Some(salary) => salary_columns(salary.as_ref()),
@@ -194,12 +190,10 @@ impl Store {
                     .get_result(conn)
                     .await?;
                 let snapshot = snapshot(conn, &row).await?;
-                Outbox::append(conn, &event(APPLICATION_UPDATED, owner, id, row.version, &snapshot)).await?;
+                events.record(event(APPLICATION_UPDATED, owner, id, row.version, &snapshot));
                 Ok(row)
             })
-            .await?;
-        self.outbox.wake();
-        Ok(row)
+            .await
     }
 
     /// Moves the application to `status`, recording the change. Moving to the
@@ -223,13 +217,12 @@ impl Store {
         note: Option<String>,
         now: DateTime<Utc>,
     ) -> AppResult<ApplicationRow> {
-        let mut conn = self.pool.get().await?;
-        let (row, changed) = conn
-            .transaction(async |conn| -> AppResult<(ApplicationRow, bool)> {
+        self.publisher
+            .transaction(async |conn, events| -> AppResult<ApplicationRow> {
                 let current = lock_owned(conn, owner, id).await?;
                 let from = ApplicationStatus::from_stored(&current.status);
                 if from == status {
-                    return Ok((current, false));
+                    return Ok(current);
                 }
                 let row: ApplicationRow = diesel::update(applications::table.find(id))
                     .set((
@@ -249,29 +242,24 @@ impl Store {
                     note,
                     application: snapshot(conn, &row).await?,
                 };
-                Outbox::append(conn, &event(APPLICATION_STATUS_CHANGED, owner, id, row.version, &change)).await?;
-                Ok((row, true))
+                events.record(event(APPLICATION_STATUS_CHANGED, owner, id, row.version, &change));
+                Ok(row)
             })
-            .await?;
-        if changed {
-            self.outbox.wake();
-        }
-        Ok(row)
+            .await
     }
 
     #[tracing::instrument(skip(self), fields(user_id = %owner))]
     pub async fn delete(&self, owner: Uuid, id: Uuid) -> AppResult<()> {
-        let mut conn = self.pool.get().await?;
-        conn.transaction(async |conn| -> AppResult<()> {
-            let current = lock_owned(conn, owner, id).await?;
-            let deleted = ApplicationDeleted { deleted_at: db::now(), application: snapshot(conn, &current).await? };
-            diesel::delete(applications::table.find(id)).execute(conn).await?;
-            Outbox::append(conn, &event(APPLICATION_DELETED, owner, id, current.version + 1, &deleted)).await?;
-            Ok(())
-        })
-        .await?;
-        self.outbox.wake();
-        Ok(())
+        self.publisher
+            .transaction(async |conn, events| -> AppResult<()> {
+                let current = lock_owned(conn, owner, id).await?;
+                let deleted =
+                    ApplicationDeleted { deleted_at: db::now(), application: snapshot(conn, &current).await? };
+                diesel::delete(applications::table.find(id)).execute(conn).await?;
+                events.record(event(APPLICATION_DELETED, owner, id, current.version + 1, &deleted));
+                Ok(())
+            })
+            .await
     }
 
     /// The owner's application; another user's is `None`, like a missing one.

@@ -23,7 +23,7 @@ use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use jobtracker_kit::auth::TokenVerifier;
 use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::db;
-use jobtracker_kit::events::{Outbox, OutboxRelay};
+use jobtracker_kit::events::Outbox;
 use jobtracker_kit::server::ServiceApp;
 use jobtracker_kit::service::{ServiceEnv, ServiceSpec, federation_sdl};
 use jobtracker_kit::service_token::{InternalAccess, ServiceToken, require_service_token};
@@ -110,10 +110,7 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
             .merge(internal)
             .with_state(auth),
     );
-    let relay = OutboxRelay::new(pool, config.service.bus, outbox).with_settings(&config.service.events);
-    Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
-        .await?
-        .with_worker("outbox-relay", move |token| relay.run(token)))
+    Ok(ServiceApp::bind(SERVICE, config.service.addr, routes).await?.with_outbox_relay(pool, outbox, &config.service))
 }
 
 async fn jwks(State(auth): State<AuthService>) -> impl IntoResponse {

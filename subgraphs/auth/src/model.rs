@@ -6,6 +6,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jobtracker_kit::AppError;
+use jobtracker_kit::validate;
 use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
@@ -13,7 +14,6 @@ use sha2::{Digest, Sha256};
 pub const MIN_PASSWORD_CHARS: usize = 10;
 const MAX_PASSWORD_CHARS: usize = 256;
 const MAX_EMAIL_CHARS: usize = 254;
-const MAX_NAME_CHARS: usize = 200;
 
 /// A syntactically valid e-mail address, trimmed and lower-cased so that
 /// `Ada@Example.com` and `ada@example.com` are one account.
@@ -106,18 +106,9 @@ pub const DECOY_HASH: &str =
 pub struct FullName(String);
 
 impl FullName {
+    /// The rule users applies to profile edits too (`kit::validate::full_name`).
     pub fn parse(raw: &str, field: &str) -> Result<Self, AppError> {
-        let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-        if name.is_empty() {
-            return Err(AppError::bad_input(field, "full name must not be empty"));
-        }
-        if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-            return Err(AppError::bad_input(
-                field,
-                format!("full name must be at most {MAX_NAME_CHARS} printable characters"),
-            ));
-        }
-        Ok(Self(name))
+        validate::full_name(raw, field).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

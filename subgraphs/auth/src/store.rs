@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Double, Integer, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use jobtracker_kit::db::Pool;
 use jobtracker_kit::events::contracts::{USER_REGISTERED, UserRegistered};
-use jobtracker_kit::events::{Envelope, Outbox};
+use jobtracker_kit::events::{Envelope, Outbox, Publisher};
 use jobtracker_kit::{AppError, AppResult};
 use uuid::Uuid;
 
@@ -108,19 +108,18 @@ pub enum RefreshRefusal {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
-    outbox: Outbox,
+    publisher: Publisher,
 }
 
 impl Store {
     pub fn new(pool: Pool, outbox: Outbox) -> Self {
-        Self { pool, outbox }
+        Self { publisher: Publisher::new(pool.clone(), outbox), pool }
     }
 
     /// Creates the account, its first refresh token and the `user.registered`
     /// event in one transaction. A taken e-mail is CONFLICT.
     #[tracing::instrument(skip_all, fields(user_id = %account.id))]
     pub async fn register(&self, account: &Account, refresh_hash: &[u8]) -> AppResult<()> {
-        let mut conn = self.pool.get().await?;
         let event = Envelope::new(
             USER_REGISTERED,
             account.id,
@@ -133,30 +132,29 @@ impl Store {
                 registered_at: account.created_at,
             },
         );
-        conn.transaction(async |conn| -> AppResult<()> {
-            diesel::insert_into(accounts::table)
-                .values((
-                    accounts::id.eq(account.id),
-                    accounts::email.eq(&account.email),
-                    accounts::password_hash.eq(&account.password_hash),
-                    accounts::full_name.eq(&account.full_name),
-                    accounts::created_at.eq(account.created_at),
-                ))
-                .execute(conn)
-                .await
-                .map_err(|err| match err {
-                    DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                        AppError::Conflict("an account with this e-mail already exists".into())
-                    }
-                    other => other.into(),
-                })?;
-            insert_refresh_token(conn, account.id, Uuid::now_v7(), refresh_hash).await?;
-            Outbox::append(conn, &event).await?;
-            Ok(())
-        })
-        .await?;
-        self.outbox.wake();
-        Ok(())
+        self.publisher
+            .transaction(async |conn, events| -> AppResult<()> {
+                diesel::insert_into(accounts::table)
+                    .values((
+                        accounts::id.eq(account.id),
+                        accounts::email.eq(&account.email),
+                        accounts::password_hash.eq(&account.password_hash),
+                        accounts::full_name.eq(&account.full_name),
+                        accounts::created_at.eq(account.created_at),
+                    ))
+                    .execute(conn)
+                    .await
+                    .map_err(|err| match err {
+                        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                            AppError::Conflict("an account with this e-mail already exists".into())
+                        }
+                        other => other.into(),
+                    })?;
+                insert_refresh_token(conn, account.id, Uuid::now_v7(), refresh_hash).await?;
+                events.record(event);
+                Ok(())
+            })
+            .await
     }
 
     pub async fn account_by_email(&self, email: &str) -> AppResult<Option<Account>> {

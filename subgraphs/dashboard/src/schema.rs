@@ -2,16 +2,14 @@
 //! `Subscription.dashboardUpdated`. It returns references to applications
 //! and interviews; the router completes them from their own subgraphs.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::{Context, EmptyMutation, ID, Object, Result, Schema, SchemaBuilder, SimpleObject, Subscription};
 use futures::Stream;
-use jobtracker_kit::events::{Envelope, Fanout};
+use jobtracker_kit::events::Fanout;
 use jobtracker_kit::graphql::{BearerToken, require_viewer};
+use jobtracker_kit::subscription::{Watch, viewer_stream};
 use jobtracker_kit::{AppError, Viewer};
-use tokio::sync::broadcast;
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::upstream::Upstream;
 
@@ -94,34 +92,6 @@ impl Query {
     }
 }
 
-enum Live {
-    Watching(broadcast::Receiver<Arc<Envelope>>),
-    Ended,
-}
-
-/// Waits for the next change to the viewer's applications or interviews,
-/// then gathers the rest of the burst for `DEBOUNCE`. `None` when the feed
-/// closed.
-async fn next_change(events: &mut broadcast::Receiver<Arc<Envelope>>, viewer: &Viewer) -> Option<()> {
-    loop {
-        match events.recv().await {
-            Ok(event) if event.user_id == viewer.user_id => break,
-            // Missed events may have been ours: push to be safe.
-            Err(RecvError::Lagged(_)) => break,
-            Ok(_) => continue,
-            Err(RecvError::Closed) => return None,
-        }
-    }
-    let window = tokio::time::sleep(DEBOUNCE);
-    tokio::pin!(window);
-    loop {
-        tokio::select! {
-            _ = &mut window => return Some(()),
-            more = events.recv() => if let Err(RecvError::Closed) = more { return Some(()) },
-        }
-    }
-}
-
 pub struct SubscriptionRoot;
 
 #[Subscription(name = "Subscription")]
@@ -133,20 +103,11 @@ impl SubscriptionRoot {
         let (viewer, _) = dashboard(ctx)?;
         let token = ctx.data_unchecked::<BearerToken>().0.clone();
         let events = ctx.data_unchecked::<Fanout>().subscribe();
-        let expires_in = Duration::from_secs((viewer.expires_at - jobtracker_kit::db::now().timestamp()).max(0) as u64);
-        let expiry = tokio::time::Instant::now() + expires_in;
-        Ok(futures::stream::unfold(Live::Watching(events), move |state| {
+        // The fanout is bound to application and interview events only.
+        let watch = Watch { concerns: |_| true, debounce: DEBOUNCE };
+        Ok(viewer_stream(viewer, events, watch, move || {
             let token = token.clone();
-            async move {
-                let Live::Watching(mut events) = state else { return None };
-                tokio::select! {
-                    _ = tokio::time::sleep_until(expiry) => {
-                        let expired = AppError::Unauthenticated("the access token expired; subscribe again with a fresh one".into());
-                        Some((Err(expired.into()), Live::Ended))
-                    }
-                    change = next_change(&mut events, &viewer) => change.map(|()| (Ok(Dashboard { token }), Live::Watching(events))),
-                }
-            }
+            async move { Ok(Some(Dashboard { token })) }
         }))
     }
 }

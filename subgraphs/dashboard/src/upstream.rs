@@ -3,14 +3,52 @@
 //! subgraphs' privacy rules decide what the dashboard sees.
 
 use chrono::{DateTime, Utc};
+use jobtracker_kit::AppResult;
 use jobtracker_kit::graphql::SubgraphClient;
-use jobtracker_kit::{AppError, AppResult};
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::json;
 
 #[derive(Clone)]
 pub struct Upstream {
     applications: SubgraphClient,
     interviews: SubgraphClient,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Counted {
+    total_count: i64,
+}
+
+#[derive(Deserialize)]
+struct Connection {
+    edges: Vec<Edge>,
+}
+
+#[derive(Deserialize)]
+struct Edge {
+    node: Node,
+}
+
+#[derive(Deserialize)]
+struct Node {
+    id: String,
+}
+
+impl Connection {
+    fn ids(self) -> Vec<String> {
+        self.edges.into_iter().map(|edge| edge.node.id).collect()
+    }
+}
+
+#[derive(Deserialize)]
+struct Applications<T> {
+    applications: T,
+}
+
+#[derive(Deserialize)]
+struct Interviews<T> {
+    interviews: T,
 }
 
 impl Upstream {
@@ -21,40 +59,25 @@ impl Upstream {
         }
     }
 
-    async fn query(&self, subgraph: &SubgraphClient, token: &str, query: &str, variables: Value) -> AppResult<Value> {
-        match subgraph.query(token, query, variables).await? {
-            Ok(data) => Ok(data),
-            Err(code) if code == "UNAUTHENTICATED" => {
-                Err(AppError::Unauthenticated("the session expired; sign in again".into()))
-            }
-            Err(code) => Err(AppError::internal(anyhow::anyhow!("a subgraph answered {code}"))),
-        }
-    }
-
     /// Applications in APPLIED, INTERVIEW or OFFER.
     pub async fn in_progress_count(&self, token: &str) -> AppResult<i64> {
         let query = "{ applications(filter: { status: [APPLIED, INTERVIEW, OFFER] }, first: 0) { totalCount } }";
-        let data = self.query(&self.applications, token, query, json!({})).await?;
-        Ok(data["applications"]["totalCount"].as_i64().unwrap_or_default())
+        let data: Applications<Counted> = self.applications.query(token, query, json!({})).await?;
+        Ok(data.applications.total_count)
     }
 
     /// Ids of the newest applications.
     pub async fn recent_applications(&self, token: &str, limit: i32) -> AppResult<Vec<String>> {
         let query = "query($n: Int) { applications(orderBy: NEWEST, first: $n) { edges { node { id } } } }";
-        let data = self.query(&self.applications, token, query, json!({ "n": limit })).await?;
-        Ok(ids(&data["applications"]))
+        let data: Applications<Connection> = self.applications.query(token, query, json!({ "n": limit })).await?;
+        Ok(data.applications.ids())
     }
 
     /// Ids of the next interviews that are not cancelled, soonest first.
     pub async fn upcoming_interviews(&self, token: &str, limit: i32, now: DateTime<Utc>) -> AppResult<Vec<String>> {
         let query = "query($n: Int, $from: DateTime) { interviews(filter: { from: $from }, first: $n) { edges { node { id } } } }";
-        let data = self.query(&self.interviews, token, query, json!({ "n": limit, "from": now.to_rfc3339() })).await?;
-        Ok(ids(&data["interviews"]))
+        let variables = json!({ "n": limit, "from": now.to_rfc3339() });
+        let data: Interviews<Connection> = self.interviews.query(token, query, variables).await?;
+        Ok(data.interviews.ids())
     }
-}
-
-fn ids(connection: &Value) -> Vec<String> {
-    connection["edges"].as_array().map_or_else(Vec::new, |edges| {
-        edges.iter().filter_map(|e| e["node"]["id"].as_str().map(str::to_owned)).collect()
-    })
 }

@@ -5,18 +5,20 @@ pub mod events;
 pub mod model;
 pub mod schema;
 pub mod store;
+pub mod upstream;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use jobtracker_kit::auth::TokenVerifier;
 use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::db;
 use jobtracker_kit::events::topology::QueueSpec;
-use jobtracker_kit::events::{Consumer, Outbox, OutboxRelay};
+use jobtracker_kit::events::{Consumer, Outbox};
 use jobtracker_kit::server::ServiceApp;
 use jobtracker_kit::service::{ServiceEnv, ServiceSpec, federation_sdl};
 
-use crate::events::{ApplicationDeletionHandler, ApplicationsClient};
+use crate::events::ApplicationDeletionHandler;
 use crate::store::Store;
+use crate::upstream::ApplicationsClient;
 
 pub use schema::{InterviewsSchema, schema_builder};
 
@@ -70,12 +72,11 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
         ApplicationsClient::new(&config.applications_url, config.service.upstream_timeout),
     );
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::for_auth_service(&config.auth_url));
-    let relay =
-        OutboxRelay::new(pool.clone(), config.service.bus.clone(), outbox).with_settings(&config.service.events);
-    let deletions = Consumer::new(DELETIONS_QUEUE, pool, config.service.bus, ApplicationDeletionHandler { store })
-        .with_settings(&config.service.events);
+    let deletions =
+        Consumer::new(DELETIONS_QUEUE, pool.clone(), config.service.bus.clone(), ApplicationDeletionHandler { store })
+            .with_settings(&config.service.events);
     Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
         .await?
-        .with_worker("outbox-relay", move |token| relay.run(token))
+        .with_outbox_relay(pool, outbox, &config.service)
         .with_worker("application-deletions", move |token| deletions.run(token)))
 }

@@ -15,9 +15,9 @@ use jobtracker_kit::validate::{self, Patch};
 use jobtracker_kit::{AppError, AppResult};
 use uuid::Uuid;
 
-use crate::events::ApplicationsClient;
 use crate::model::{self, IanaTimeZone, InterviewCursor, InterviewPatch, InterviewType, NewInterview, RawNewInterview};
 use crate::store::{InterviewRow, ListFilter, Store};
+use crate::upstream::ApplicationsClient;
 
 pub type InterviewsSchema = Schema<Query, Mutation, EmptySubscription>;
 

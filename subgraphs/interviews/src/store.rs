@@ -4,12 +4,12 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Timestamptz, Uuid as SqlUuid};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use jobtracker_kit::db::{self, Pool};
 use jobtracker_kit::events::contracts::{
     INTERVIEW_CANCELLED, INTERVIEW_DELETED, INTERVIEW_SCHEDULED, INTERVIEW_UPDATED, InterviewChanged, InterviewSnapshot,
 };
-use jobtracker_kit::events::{Envelope, Outbox};
+use jobtracker_kit::events::{Envelope, Events, Outbox, Publisher};
 use jobtracker_kit::pagination::PageRequest;
 use jobtracker_kit::{AppError, AppResult};
 use uuid::Uuid;
@@ -94,12 +94,12 @@ pub struct ListFilter {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
-    outbox: Outbox,
+    publisher: Publisher,
 }
 
 impl Store {
     pub fn new(pool: Pool, outbox: Outbox) -> Self {
-        Self { pool, outbox }
+        Self { publisher: Publisher::new(pool.clone(), outbox), pool }
     }
 
     /// Schedules an interview whose company and position are settled.
@@ -111,10 +111,9 @@ impl Store {
         company: String,
         position: String,
     ) -> AppResult<InterviewRow> {
-        let mut conn = self.pool.get().await?;
         let now = db::now();
-        let row = conn
-            .transaction(async |conn| -> AppResult<InterviewRow> {
+        self.publisher
+            .transaction(async |conn, events| -> AppResult<InterviewRow> {
                 let row: InterviewRow = diesel::insert_into(interviews::table)
                     .values((
                         interviews::id.eq(Uuid::now_v7()),
@@ -133,19 +132,16 @@ impl Store {
                     .returning(InterviewRow::as_returning())
                     .get_result(conn)
                     .await?;
-                Outbox::append(conn, &row.event(INTERVIEW_SCHEDULED, row.version, None)).await?;
+                events.record(row.event(INTERVIEW_SCHEDULED, row.version, None));
                 Ok(row)
             })
-            .await?;
-        self.outbox.wake();
-        Ok(row)
+            .await
     }
 
     #[tracing::instrument(skip(self, patch), fields(user_id = %owner))]
     pub async fn update(&self, owner: Uuid, id: Uuid, patch: InterviewPatch) -> AppResult<InterviewRow> {
-        let mut conn = self.pool.get().await?;
-        let row = conn
-            .transaction(async |conn| -> AppResult<InterviewRow> {
+        self.publisher
+            .transaction(async |conn, events| -> AppResult<InterviewRow> {
                 let current = lock_owned(conn, owner, id).await?;
                 let row: InterviewRow = diesel::update(interviews::table.find(id))
                     .set((
@@ -166,20 +162,17 @@ impl Store {
                     .get_result(conn)
                     .await?;
                 let rescheduled_from = (row.scheduled_at != current.scheduled_at).then_some(current.scheduled_at);
-                Outbox::append(conn, &row.event(INTERVIEW_UPDATED, row.version, rescheduled_from)).await?;
+                events.record(row.event(INTERVIEW_UPDATED, row.version, rescheduled_from));
                 Ok(row)
             })
-            .await?;
-        self.outbox.wake();
-        Ok(row)
+            .await
     }
 
     /// Cancels; cancelling a cancelled interview changes nothing.
     #[tracing::instrument(skip(self), fields(user_id = %owner))]
     pub async fn cancel(&self, owner: Uuid, id: Uuid) -> AppResult<InterviewRow> {
-        let mut conn = self.pool.get().await?;
-        let row = conn
-            .transaction(async |conn| -> AppResult<InterviewRow> {
+        self.publisher
+            .transaction(async |conn, events| -> AppResult<InterviewRow> {
                 let current = lock_owned(conn, owner, id).await?;
                 if current.cancelled {
                     return Ok(current);
@@ -193,24 +186,20 @@ impl Store {
                     .returning(InterviewRow::as_returning())
                     .get_result(conn)
                     .await?;
-                Outbox::append(conn, &row.event(INTERVIEW_CANCELLED, row.version, None)).await?;
+                events.record(row.event(INTERVIEW_CANCELLED, row.version, None));
                 Ok(row)
             })
-            .await?;
-        self.outbox.wake();
-        Ok(row)
+            .await
     }
 
     #[tracing::instrument(skip(self), fields(user_id = %owner))]
     pub async fn delete(&self, owner: Uuid, id: Uuid) -> AppResult<()> {
-        let mut conn = self.pool.get().await?;
-        conn.transaction(async |conn| -> AppResult<()> {
-            let current = lock_owned(conn, owner, id).await?;
-            delete_with_event(conn, &current).await
-        })
-        .await?;
-        self.outbox.wake();
-        Ok(())
+        self.publisher
+            .transaction(async |conn, events| -> AppResult<()> {
+                let current = lock_owned(conn, owner, id).await?;
+                delete_with_event(conn, events, &current).await
+            })
+            .await
     }
 
     /// The owner's interview; another user's is `None`, like a missing one.
@@ -280,33 +269,43 @@ impl Store {
             .await?)
     }
 
+    /// Wakes the relay once the consumer's transaction committed (see
+    /// [`delete_for_application`]).
     pub fn wake_relay(&self) {
-        self.outbox.wake();
+        self.publisher.wake();
     }
 }
 
 /// Deletes the owner's interviews of a deleted application, each with its
-/// `interview.deleted` event (inside the consumer's transaction).
+/// `interview.deleted` event (inside the consumer's transaction; the
+/// consumer wakes the relay after its commit).
 pub async fn delete_for_application(
     conn: &mut AsyncPgConnection,
     owner: Uuid,
     application_id: Uuid,
 ) -> AppResult<usize> {
-    let linked: Vec<InterviewRow> = interviews::table
-        .filter(interviews::application_id.eq(application_id).and(interviews::owner_id.eq(owner)))
-        .select(InterviewRow::as_select())
-        .for_update()
-        .load(conn)
-        .await?;
-    for interview in &linked {
-        delete_with_event(conn, interview).await?;
-    }
-    Ok(linked.len())
+    Publisher::within(conn, async |conn, events| -> AppResult<usize> {
+        let linked: Vec<InterviewRow> = interviews::table
+            .filter(interviews::application_id.eq(application_id).and(interviews::owner_id.eq(owner)))
+            .select(InterviewRow::as_select())
+            .for_update()
+            .load(conn)
+            .await?;
+        for interview in &linked {
+            delete_with_event(conn, events, interview).await?;
+        }
+        Ok(linked.len())
+    })
+    .await
 }
 
-async fn delete_with_event(conn: &mut AsyncPgConnection, interview: &InterviewRow) -> AppResult<()> {
+async fn delete_with_event(
+    conn: &mut AsyncPgConnection,
+    events: &mut Events,
+    interview: &InterviewRow,
+) -> AppResult<()> {
     diesel::delete(interviews::table.find(interview.id)).execute(conn).await?;
-    Outbox::append(conn, &interview.event(INTERVIEW_DELETED, interview.version + 1, None)).await?;
+    events.record(interview.event(INTERVIEW_DELETED, interview.version + 1, None));
     Ok(())
 }
 

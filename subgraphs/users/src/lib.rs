@@ -12,7 +12,7 @@ use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::db;
 use jobtracker_kit::events::contracts::USER_UPDATED;
 use jobtracker_kit::events::topology::QueueSpec;
-use jobtracker_kit::events::{Consumer, Fanout, Outbox, OutboxRelay};
+use jobtracker_kit::events::{Consumer, Fanout, Outbox};
 use jobtracker_kit::server::ServiceApp;
 use jobtracker_kit::service::{ServiceEnv, ServiceSpec, federation_sdl};
 use jobtracker_kit::service_token::ServiceToken;
@@ -67,13 +67,11 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let verifier = TokenVerifier::for_auth_service(&config.auth_url);
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, verifier);
 
-    let relay =
-        OutboxRelay::new(pool.clone(), config.service.bus.clone(), outbox).with_settings(&config.service.events);
-    let registrations = Consumer::new(ACCOUNTS_QUEUE, pool, config.service.bus, RegistrationHandler)
+    let registrations = Consumer::new(ACCOUNTS_QUEUE, pool.clone(), config.service.bus.clone(), RegistrationHandler)
         .with_settings(&config.service.events);
     Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
         .await?
         .with_background(background)
-        .with_worker("outbox-relay", move |token| relay.run(token))
+        .with_outbox_relay(pool, outbox, &config.service)
         .with_worker("registrations", move |token| registrations.run(token)))
 }

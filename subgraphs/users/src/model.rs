@@ -2,10 +2,9 @@
 //! these types through one `parse` each; nothing downstream sees raw input.
 
 use jobtracker_kit::AppError;
-use jobtracker_kit::validate::{HttpUrl, Patch, optional_line};
+use jobtracker_kit::validate::{HttpUrl, Patch, full_name, like_contains, optional_line};
 use serde::{Deserialize, Serialize};
 
-const MAX_NAME_CHARS: usize = 200;
 const MAX_TEXT_CHARS: usize = 200;
 const MAX_SKILLS: usize = 50;
 const MAX_SKILL_CHARS: usize = 50;
@@ -79,16 +78,7 @@ impl ProfilePatch {
         let full_name = match input.full_name {
             Patch::Keep => None,
             Patch::Clear => return Err(AppError::bad_input("input.fullName", "full name cannot be cleared")),
-            Patch::Set(name) => {
-                let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-                if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-                    return Err(AppError::bad_input(
-                        "input.fullName",
-                        format!("full name must be 1 to {MAX_NAME_CHARS} characters"),
-                    ));
-                }
-                Some(name)
-            }
+            Patch::Set(name) => Some(full_name(&name, "input.fullName")?),
         };
         let text = |field: Patch<String>, name: &str| -> Result<Option<Option<String>>, AppError> {
             match field {
@@ -172,8 +162,7 @@ pub fn search_pattern(raw: &str) -> Result<String, AppError> {
             format!("search must have at least {MIN_SEARCH_CHARS} characters besides spaces"),
         ));
     }
-    let escaped = term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    Ok(format!("%{escaped}%"))
+    Ok(like_contains(&term))
 }
 
 #[cfg(test)]
@@ -195,6 +184,14 @@ mod tests {
     fn absent_keeps_and_null_clears() {
         let patch = ProfilePatch::parse(RawProfileInput { location: Patch::Clear, ..input() }).unwrap();
         assert_eq!(patch, ProfilePatch { location: Some(None), ..Default::default() });
+    }
+
+    #[test]
+    fn full_name_follows_the_shared_rule() {
+        let patch = ProfilePatch::parse(RawProfileInput { full_name: Patch::Set(" Ada  King ".into()), ..input() });
+        assert_eq!(patch.unwrap().full_name.as_deref(), Some("Ada King"));
+        let err = ProfilePatch::parse(RawProfileInput { full_name: Patch::Set("Ada\u{0}".into()), ..input() });
+        assert_eq!(err.unwrap_err().field(), Some("input.fullName"));
     }
 
     #[test]

@@ -1,21 +1,21 @@
 //! users' part of the supergraph: `User` (owned here), profile queries and
 //! mutations, and the `profileUpdated` subscription.
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::{
     ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, Result, Schema, SchemaBuilder, SimpleObject,
     Subscription,
 };
 use chrono::{DateTime, Utc};
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use jobtracker_kit::events::Fanout;
 use jobtracker_kit::events::contracts::USER_UPDATED;
 use jobtracker_kit::graphql::{optional_viewer, require_viewer};
 use jobtracker_kit::pagination::{self, CountedConnection, PageRequest};
+use jobtracker_kit::subscription::{Watch, viewer_stream};
 use jobtracker_kit::validate::{Patch, parse_id};
 use jobtracker_kit::{AppError, AppResult};
-use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use crate::events::AccountsClient;
@@ -217,28 +217,17 @@ pub struct SubscriptionRoot;
 
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
-    /// The viewer's profile, pushed after every change to it.
-    async fn profile_updated(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = User> + use<>> {
+    /// The viewer's profile, pushed after every change to it. Ends with
+    /// UNAUTHENTICATED when the access token expires.
+    async fn profile_updated(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Result<User>> + use<>> {
         let viewer = require_viewer(ctx)?;
         let events = ctx.data_unchecked::<Fanout>().subscribe();
         let store = ctx.data_unchecked::<Store>().clone();
-        let stream = futures::stream::unfold(events, move |mut events| async move {
-            loop {
-                match events.recv().await {
-                    Ok(event) if event.event_type == USER_UPDATED && event.user_id == viewer.user_id => {
-                        return Some((event, events));
-                    }
-                    Ok(_) | Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => return None,
-                }
-            }
-        })
-        .then(move |event: Arc<jobtracker_kit::events::Envelope>| {
+        let watch = Watch { concerns: |event| event.event_type == USER_UPDATED, debounce: Duration::ZERO };
+        Ok(viewer_stream(viewer, events, watch, move || {
             let store = store.clone();
-            async move { store.get(event.aggregate_id).await.ok().flatten().map(User::from) }
-        })
-        .filter_map(|user| async move { user });
-        Ok(stream)
+            async move { Ok(store.get(viewer.user_id).await?.map(User::from)) }
+        }))
     }
 }
 

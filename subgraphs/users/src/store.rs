@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use jobtracker_kit::db::{self, Pool};
 use jobtracker_kit::events::contracts::{USER_UPDATED, UserUpdated};
-use jobtracker_kit::events::{Envelope, Outbox};
+use jobtracker_kit::events::{Envelope, Outbox, Publisher};
 use jobtracker_kit::pagination::PageRequest;
 use jobtracker_kit::{AppError, AppResult};
 use uuid::Uuid;
@@ -78,12 +78,12 @@ pub struct NewProfile {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
-    outbox: Outbox,
+    publisher: Publisher,
 }
 
 impl Store {
     pub fn new(pool: Pool, outbox: Outbox) -> Self {
-        Self { pool, outbox }
+        Self { publisher: Publisher::new(pool.clone(), outbox), pool }
     }
 
     pub async fn get(&self, id: Uuid) -> AppResult<Option<Profile>> {
@@ -120,9 +120,8 @@ impl Store {
     /// Applies the patch, bumps the version and emits `user.updated`.
     #[tracing::instrument(skip(self, patch))]
     pub async fn update(&self, id: Uuid, patch: ProfilePatch) -> AppResult<Profile> {
-        let mut conn = self.pool.get().await?;
-        let profile = conn
-            .transaction(async |conn| -> AppResult<Profile> {
+        self.publisher
+            .transaction(async |conn, events| -> AppResult<Profile> {
                 let current: Profile = profiles::table
                     .find(id)
                     .select(Profile::as_select())
@@ -165,12 +164,10 @@ impl Store {
                         updated_at: updated.updated_at,
                     },
                 );
-                Outbox::append(conn, &event).await?;
+                events.record(event);
                 Ok(updated)
             })
-            .await?;
-        self.outbox.wake();
-        Ok(profile)
+            .await
     }
 
     /// Saving twice is harmless; an unknown profile is NOT_FOUND.

@@ -1,7 +1,8 @@
 //! The event backbone: a topic exchange on RabbitMQ, fed by a transactional
 //! outbox and read by idempotent consumers.
 //!
-//! - [`outbox`]: an event row is written in the same transaction as the change.
+//! - [`outbox`]: an event row is written in the same transaction as the change;
+//!   [`publisher`] is how a store does it (write, record, commit, wake).
 //! - [`relay`]: publishes outbox rows with publisher confirms, then marks them.
 //! - [`consumer`]: a durable queue per consumer with a dead-letter queue; the
 //!   event id is recorded in the consumer's transaction, and the message is
@@ -19,6 +20,7 @@ pub mod envelope;
 pub mod error;
 pub mod fanout;
 pub mod outbox;
+pub mod publisher;
 pub mod relay;
 mod schema;
 pub mod topology;
@@ -28,6 +30,7 @@ pub use envelope::Envelope;
 pub use error::{HandlerError, HandlerResult};
 pub use fanout::Fanout;
 pub use outbox::Outbox;
+pub use publisher::{Events, Publisher};
 pub use relay::OutboxRelay;
 
 use std::time::Duration;

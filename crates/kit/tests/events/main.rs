@@ -3,6 +3,7 @@
 //! Each test has its own database and its own exchange/queue namespace.
 
 mod outbox;
+mod publisher;
 mod retries;
 
 use std::sync::Arc;

@@ -63,6 +63,29 @@ async fn filter_by_status_and_search_company_or_position() {
 }
 
 #[tokio::test]
+async fn a_search_for_percent_or_underscore_matches_them_literally() {
+    let app = TestApps::spawn().await;
+    let (_, me) = app.user("Ada").await;
+    for (company, position) in [
+        ("Acme", "Engineer, 100% remote"),
+        ("Globex", "Engineer, 1000 remote"),
+        ("Initech", "C_Dev"),
+        ("Hooli", "CxDev"),
+    ] {
+        create(&me, json!({ "company": company, "position": position, "status": "SAVED" })).await;
+    }
+
+    let (total, found) = names(&me, json!({ "f": { "search": "100%" } })).await;
+    assert_eq!((total, found), (1, vec!["Acme / Engineer, 100% remote".to_string()]), "% is not a wildcard");
+    let (total, found) = names(&me, json!({ "f": { "search": "c_dev" } })).await;
+    assert_eq!((total, found), (1, vec!["Initech / C_Dev".to_string()]), "_ is not a wildcard");
+    let (total, _) = names(&me, json!({ "f": { "search": "_" } })).await;
+    assert_eq!(total, 1, "_ does not match every character");
+    let (total, _) = names(&me, json!({ "f": { "search": "\\" } })).await;
+    assert_eq!(total, 0, "a backslash is not an escape");
+}
+
+#[tokio::test]
 async fn orders_and_pages_are_stable_even_with_identical_times() {
     let app = TestApps::spawn().await;
     let (account, me) = app.user("Ada").await;

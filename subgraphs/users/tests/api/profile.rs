@@ -67,6 +67,20 @@ async fn invalid_profile_input_names_the_field() {
 }
 
 #[tokio::test]
+async fn a_full_name_with_control_characters_is_refused_as_at_registration() {
+    let app = TestUsers::spawn().await;
+    let (_, me) = app.sign_up("Ada Lovelace").await;
+    for name in ["Ada\u{0}Lovelace", "Ada \u{1b}[2J", "Ada\u{7f}"] {
+        let response = me.run(&update(), json!({ "input": { "fullName": name } })).await;
+        assert_eq!(response.error_code(), "BAD_USER_INPUT", "{name:?}");
+        assert_eq!(response.error_field(), Some("input.fullName"), "{name:?}");
+    }
+    // White space is still only collapsed.
+    let response = me.run(&update(), json!({ "input": { "fullName": " Ada\t\nKing " } })).await;
+    assert_eq!(response.data()["updateProfile"]["fullName"], "Ada King");
+}
+
+#[tokio::test]
 async fn updating_a_profile_requires_signing_in() {
     let app = TestUsers::spawn().await;
     let response = app.users.run(&update(), json!({ "input": { "headline": "x" } })).await;

@@ -34,6 +34,25 @@ async fn search_is_case_insensitive_partial_and_ordered_by_name() {
 }
 
 #[tokio::test]
+async fn a_search_for_percent_or_underscore_matches_them_literally() {
+    let app = TestUsers::spawn().await;
+    let (_, viewer) = app.sign_up("Viewer").await;
+    for name in ["Ada 100% Remote", "Ada 1000 Remote", "Ann_Lee", "Annxlee"] {
+        app.sign_up(name).await;
+    }
+    let found = async |search: &str| -> Vec<String> {
+        let response = viewer.run(SEARCH, json!({ "s": search })).await;
+        let edges = response.data()["users"]["edges"].as_array().unwrap().clone();
+        edges.iter().map(|e| e["node"]["fullName"].as_str().unwrap().to_string()).collect()
+    };
+
+    assert_eq!(found("100%").await, ["Ada 100% Remote"], "% is not a wildcard");
+    assert_eq!(found("n_l").await, ["Ann_Lee"], "_ is not a wildcard");
+    assert_eq!(found("__").await, Vec::<String>::new(), "_ does not match every character");
+    assert_eq!(found("a\\").await, Vec::<String>::new(), "a backslash is not an escape");
+}
+
+#[tokio::test]
 async fn search_pages_with_stable_cursors() {
     let app = TestUsers::spawn().await;
     let (_, viewer) = app.sign_up("Viewer").await;
