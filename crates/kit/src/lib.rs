@@ -13,6 +13,7 @@ pub mod graphql;
 pub mod pagination;
 pub mod server;
 pub mod service_token;
+pub mod stored;
 pub mod telemetry;
 pub mod validate;
 
