@@ -103,10 +103,7 @@ impl Application {
     /// Every status change, oldest first, creation included.
     async fn status_history(&self, ctx: &Context<'_>) -> Result<Vec<StatusChange>> {
         let history = ctx.data_unchecked::<DataLoader<HistoryLoader>>().load_one(self.0.id).await?.unwrap_or_default();
-        Ok(history
-            .into_iter()
-            .map(|h| StatusChange { from: h.from, to: h.to, at: h.at, note: h.note })
-            .collect())
+        Ok(history.into_iter().map(|h| StatusChange { from: h.from, to: h.to, at: h.at, note: h.note }).collect())
     }
     /// First time the status became APPLIED.
     async fn applied_at(&self) -> Option<DateTime<Utc>> {

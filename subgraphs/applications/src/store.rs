@@ -116,7 +116,9 @@ impl TryFrom<ApplicationRow> for Application {
         let job_url = row
             .job_url
             .as_deref()
-            .map(|url| HttpUrl::parse(url, "job_url").map_err(|err| column("job_url").unreadable(row.id, Some(url), err)))
+            .map(|url| {
+                HttpUrl::parse(url, "job_url").map_err(|err| column("job_url").unreadable(row.id, Some(url), err))
+            })
             .transpose()?;
         Ok(Self {
             status: column("status").parse(row.id, &row.status)?,
@@ -244,8 +246,12 @@ impl Store {
                         applications::salary_period.eq(salary.3),
                         applications::job_description
                             .eq(patch.job_description.clone().unwrap_or(current.job_description)),
-                        applications::job_url
-                            .eq(patch.job_url.as_ref().unwrap_or(&current.job_url).as_ref().map(|u| u.as_str())),
+                        applications::job_url.eq(patch
+                            .job_url
+                            .as_ref()
+                            .unwrap_or(&current.job_url)
+                            .as_ref()
+                            .map(|u| u.as_str())),
                         applications::updated_at.eq(db::now()),
                         applications::version.eq(current.version + 1),
                     ))
@@ -350,8 +356,11 @@ impl Store {
     /// Rows by id (any owner: callers check ownership), for batched loads.
     pub async fn by_ids(&self, ids: &[Uuid]) -> AppResult<Vec<Application>> {
         let mut conn = self.pool.get().await?;
-        let rows =
-            applications::table.filter(applications::id.eq_any(ids)).select(ApplicationRow::as_select()).load(&mut conn).await?;
+        let rows = applications::table
+            .filter(applications::id.eq_any(ids))
+            .select(ApplicationRow::as_select())
+            .load(&mut conn)
+            .await?;
         Ok(domain(rows)?)
     }
 
@@ -547,7 +556,10 @@ mod tests {
     #[test]
     fn an_unknown_stored_status_is_an_error_naming_it_not_a_panic() {
         let err = unreadable(ApplicationRow { status: "ARCHIVED".into(), ..row() });
-        assert!(err.contains("applications.status of row 00000000-0000-0000-0000-000000000000 is \"ARCHIVED\""), "{err}");
+        assert!(
+            err.contains("applications.status of row 00000000-0000-0000-0000-000000000000 is \"ARCHIVED\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -392,8 +392,14 @@ mod tests {
     #[test]
     fn an_unknown_stored_type_is_an_error_naming_it_not_online() {
         let err = Interview::try_from(InterviewRow { interview_type: "VIDEO".into(), ..row() }).unwrap_err();
-        assert_eq!((err.column.table, err.column.name, err.value.as_deref()), ("interviews", "interview_type", Some("VIDEO")));
-        assert!(err.to_string().contains("interviews.interview_type of row 00000000-0000-0000-0000-000000000000 is \"VIDEO\""));
+        assert_eq!(
+            (err.column.table, err.column.name, err.value.as_deref()),
+            ("interviews", "interview_type", Some("VIDEO"))
+        );
+        assert!(
+            err.to_string()
+                .contains("interviews.interview_type of row 00000000-0000-0000-0000-000000000000 is \"VIDEO\"")
+        );
     }
 
     #[test]

@@ -417,7 +417,8 @@ mod tests {
     fn a_digest_folds_the_history_in_order() {
         use ApplicationStatus::*;
         let at = |day: i64| DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::days(day);
-        let digest = StatusDigest::from_history([(Saved, at(0)), (Applied, at(1)), (Interview, at(6)), (Applied, at(8))]);
+        let digest =
+            StatusDigest::from_history([(Saved, at(0)), (Applied, at(1)), (Interview, at(6)), (Applied, at(8))]);
         assert_eq!(digest.reached, [Saved, Applied, Interview]);
         assert_eq!((digest.first_applied_at, digest.first_response_at), (Some(at(1)), Some(at(6))));
         assert_eq!(digest.stay_days[&Applied], BTreeMap::from([(5, 1)]));
