@@ -10,14 +10,14 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, Months, NaiveDate};
 use jobtracker_kit::AppError;
-use jobtracker_kit::events::contracts::{ApplicationSnapshot, whole_days};
+use jobtracker_kit::events::contracts::{ApplicationSnapshot, ApplicationStatus, whole_days};
 use serde::{Deserialize, Serialize};
 
 use crate::classify::position_category;
 
 /// Stages of the funnel, in order.
-pub const FUNNEL: [&str; 3] = ["APPLIED", "INTERVIEW", "OFFER"];
-pub const STATUSES: [&str; 5] = ["SAVED", "APPLIED", "INTERVIEW", "OFFER", "REJECTED"];
+pub const FUNNEL: [ApplicationStatus; 3] =
+    [ApplicationStatus::Applied, ApplicationStatus::Interview, ApplicationStatus::Offer];
 
 /// A counter a contribution adds one to. A counter is identified by metric
 /// and key; the label is what users see (for a location, the place as typed)
@@ -130,7 +130,7 @@ fn first_of_month(date: NaiveDate) -> NaiveDate {
     date.with_day(1).unwrap_or(date)
 }
 
-fn stage_rank(status: &str) -> Option<usize> {
+fn stage_rank(status: ApplicationStatus) -> Option<usize> {
     FUNNEL.iter().position(|s| *s == status)
 }
 
@@ -147,9 +147,9 @@ pub fn contribution(snapshot: &ApplicationSnapshot) -> Vec<Counted> {
     ];
     let digest = snapshot.digest();
     // Furthest funnel stage ever reached (an application created as INTERVIEW was applied).
-    let furthest = digest.reached.iter().filter_map(|s| stage_rank(s)).max();
+    let furthest = digest.reached.iter().filter_map(|s| stage_rank(*s)).max();
     if let Some(furthest) = furthest {
-        counters.extend(FUNNEL[..=furthest].iter().map(|stage| counter(metric::REACHED, *stage, "")));
+        counters.extend(FUNNEL[..=furthest].iter().map(|stage| counter(metric::REACHED, stage.as_str(), "")));
     }
     // First response: the first change after the first APPLIED to anything further, or REJECTED.
     if let (Some(applied_at), Some(response_at)) = (digest.first_applied_at, digest.first_response_at) {
@@ -272,18 +272,19 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+    use ApplicationStatus::*;
 
     fn at(day: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap() + Duration::days(day)
     }
 
-    fn snapshot(history: &[(&str, i64)]) -> ApplicationSnapshot {
+    fn snapshot(history: &[(ApplicationStatus, i64)]) -> ApplicationSnapshot {
         let status_history: Vec<StatusChangeSnapshot> = history
             .iter()
             .enumerate()
             .map(|(i, (to, day))| StatusChangeSnapshot {
-                from: (i > 0).then(|| history[i - 1].0.to_string()),
-                to: to.to_string(),
+                from: (i > 0).then(|| history[i - 1].0),
+                to: *to,
                 at: at(*day),
                 note: None,
             })
@@ -296,8 +297,8 @@ mod tests {
             location: Some(" Berlin ".into()),
             salary: None,
             job_url: None,
-            status: history.last().unwrap().0.into(),
-            applied_at: status_history.iter().find(|h| h.to == "APPLIED").map(|h| h.at),
+            status: history.last().unwrap().0,
+            applied_at: status_history.iter().find(|h| h.to == Applied).map(|h| h.at),
             created_at: at(history[0].1),
             updated_at: at(history.last().unwrap().1),
             status_history,
@@ -326,16 +327,16 @@ mod tests {
 
     #[test]
     fn month_is_by_applied_at_falling_back_to_created_at() {
-        let applied = snapshot(&[("SAVED", 0), ("APPLIED", 40)]);
+        let applied = snapshot(&[(Saved, 0), (Applied, 40)]);
         assert_eq!(month_of(&applied), NaiveDate::from_ymd_opt(2026, 2, 1).unwrap());
-        let saved = snapshot(&[("SAVED", 3)]);
+        let saved = snapshot(&[(Saved, 3)]);
         assert_eq!(month_of(&saved), NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
     }
 
     #[test]
     fn funnel_and_response_come_from_the_history_not_the_current_status() {
         // Interviewed then rejected: reached APPLIED and INTERVIEW; responded after 5 days.
-        let c = contribution(&snapshot(&[("SAVED", 0), ("APPLIED", 1), ("INTERVIEW", 6), ("REJECTED", 20)]));
+        let c = contribution(&snapshot(&[(Saved, 0), (Applied, 1), (Interview, 6), (Rejected, 20)]));
         assert!(has(&c, metric::REACHED, "APPLIED") && has(&c, metric::REACHED, "INTERVIEW"));
         assert!(!has(&c, metric::REACHED, "OFFER"));
         assert!(has(&c, metric::STATUS, "REJECTED"));
@@ -347,26 +348,19 @@ mod tests {
                 && has(&c, metric::STAGE_DAYS, "INTERVIEW:14")
         );
         // Applied, no answer yet: in the funnel, not responded.
-        let waiting = contribution(&snapshot(&[("APPLIED", 0)]));
+        let waiting = contribution(&snapshot(&[(Applied, 0)]));
         assert!(has(&waiting, metric::REACHED, "APPLIED") && !has(&waiting, metric::RESPONDED, ""));
         // Created straight into INTERVIEW: it was applied.
-        let direct = contribution(&snapshot(&[("INTERVIEW", 0)]));
+        let direct = contribution(&snapshot(&[(Interview, 0)]));
         assert!(has(&direct, metric::REACHED, "APPLIED") && has(&direct, metric::REACHED, "INTERVIEW"));
         // Saved then rejected without applying: no response counted.
-        let dropped = contribution(&snapshot(&[("SAVED", 0), ("REJECTED", 2)]));
+        let dropped = contribution(&snapshot(&[(Saved, 0), (Rejected, 2)]));
         assert!(!has(&dropped, metric::REACHED, "APPLIED") && !has(&dropped, metric::RESPONDED, ""));
     }
 
     #[test]
     fn a_digest_counts_exactly_what_the_history_did() {
-        let v1 = snapshot(&[
-            ("SAVED", 0),
-            ("APPLIED", 1),
-            ("INTERVIEW", 6),
-            ("APPLIED", 8),
-            ("INTERVIEW", 9),
-            ("REJECTED", 20),
-        ]);
+        let v1 = snapshot(&[(Saved, 0), (Applied, 1), (Interview, 6), (Applied, 8), (Interview, 9), (Rejected, 20)]);
         let v2 = ApplicationSnapshot { status_digest: Some(v1.digest()), status_history: Vec::new(), ..v1.clone() };
         let c = contribution(&v2);
         assert_eq!(contribution(&v1), c);
@@ -384,8 +378,8 @@ mod tests {
 
     #[test]
     fn a_long_history_makes_a_small_contribution() {
-        let bouncing: Vec<(&str, i64)> =
-            (0..400).map(|i| (if i % 2 == 0 { "APPLIED" } else { "INTERVIEW" }, i / 40)).collect();
+        let bouncing: Vec<(ApplicationStatus, i64)> =
+            (0..400).map(|i| (if i % 2 == 0 { Applied } else { Interview }, i / 40)).collect();
         let c = contribution(&snapshot(&bouncing));
         let stays: i64 = c.iter().filter(|c| c.counter.metric == metric::STAGE_DAYS).map(|c| c.count).sum();
         assert_eq!(stays, 399, "every completed stay counted");
@@ -394,8 +388,8 @@ mod tests {
 
     #[test]
     fn replacing_a_contribution_moves_only_what_changed() {
-        let before = contribution(&snapshot(&[("SAVED", 0)]));
-        let after = contribution(&snapshot(&[("SAVED", 0), ("APPLIED", 2)]));
+        let before = contribution(&snapshot(&[(Saved, 0)]));
+        let after = contribution(&snapshot(&[(Saved, 0), (Applied, 2)]));
         let net = delta(&before, &after);
         assert_eq!(net.get(&counter(metric::STATUS, "SAVED", "")), Some(&-1));
         assert_eq!(net.get(&counter(metric::STATUS, "APPLIED", "")), Some(&1));

@@ -4,14 +4,17 @@
 use std::collections::BTreeMap;
 
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, Enum, InputValueError, InputValueResult, Object, Result, Scalar,
-    ScalarType, Schema, SchemaBuilder, SimpleObject, Value,
+    Context, EmptyMutation, EmptySubscription, InputValueError, InputValueResult, Object, Result, Scalar, ScalarType,
+    Schema, SchemaBuilder, SimpleObject, Value,
 };
 use chrono::NaiveDate;
+use jobtracker_kit::AppResult;
+use jobtracker_kit::events::contracts::ApplicationStatus;
 use jobtracker_kit::graphql::require_viewer;
+use jobtracker_kit::stored::Column;
 
 use crate::classify::CATEGORIES;
-use crate::model::{FUNNEL, MonthRange, STATUSES, median_days, metric};
+use crate::model::{FUNNEL, MonthRange, median_days, metric};
 use crate::store::{CounterRow, Store};
 
 pub type AnalyticsSchema = Schema<Query, EmptyMutation, EmptySubscription>;
@@ -33,27 +36,6 @@ impl ScalarType for Date {
 
     fn to_value(&self) -> Value {
         Value::String(self.0.format("%Y-%m-%d").to_string())
-    }
-}
-
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ApplicationStatus {
-    Saved,
-    Applied,
-    Interview,
-    Offer,
-    Rejected,
-}
-
-impl ApplicationStatus {
-    fn from_stored(value: &str) -> Self {
-        match value {
-            "APPLIED" => Self::Applied,
-            "INTERVIEW" => Self::Interview,
-            "OFFER" => Self::Offer,
-            "REJECTED" => Self::Rejected,
-            _ => Self::Saved,
-        }
     }
 }
 
@@ -117,15 +99,19 @@ impl Analytics {
         self.counters.iter().filter(move |c| c.metric == metric)
     }
 
-    fn histogram(&self, metric: &'static str, prefix: &str) -> BTreeMap<i64, i64> {
-        self.of(metric)
-            .filter_map(|c| {
-                c.key.strip_prefix(prefix).and_then(|days| days.parse().ok()).map(|days: i64| (days, c.count))
-            })
-            .fold(BTreeMap::new(), |mut h, (days, count)| {
-                *h.entry(days).or_insert(0) += count;
-                h
-            })
+    /// Counts by whole days of the counters `<prefix><days>` of a metric. A
+    /// key whose days do not read fails the answer (INTERNAL, logged), rather
+    /// than leaving its samples out of a median unnoticed.
+    fn histogram(&self, metric: &'static str, prefix: &str) -> AppResult<BTreeMap<i64, i64>> {
+        let mut histogram = BTreeMap::new();
+        for c in self.of(metric) {
+            let Some(days) = c.key.strip_prefix(prefix) else { continue };
+            let days: i64 = days
+                .parse()
+                .map_err(|err| Column::new("user_counters", "key").unreadable(metric, Some(&c.key), err))?;
+            *histogram.entry(days).or_insert(0) += c.count;
+        }
+        Ok(histogram)
     }
 
     fn buckets(&self, metric: &'static str) -> Vec<BucketCount> {
@@ -160,12 +146,9 @@ impl Analytics {
 
     /// Every status, zeros included.
     async fn status_breakdown(&self) -> Vec<StatusCount> {
-        STATUSES
+        ApplicationStatus::ALL
             .iter()
-            .map(|s| StatusCount {
-                status: ApplicationStatus::from_stored(s),
-                count: self.count(metric::STATUS, s) as i32,
-            })
+            .map(|&status| StatusCount { status, count: self.count(metric::STATUS, status.as_str()) as i32 })
             .collect()
     }
 
@@ -187,7 +170,7 @@ impl Analytics {
 
     /// Applications that ever reached APPLIED, INTERVIEW, OFFER.
     async fn funnel(&self) -> Funnel {
-        let [applied, interview, offer] = FUNNEL.map(|stage| self.count(metric::REACHED, stage));
+        let [applied, interview, offer] = FUNNEL.map(|stage| self.count(metric::REACHED, stage.as_str()));
         Funnel {
             applied: applied as i32,
             interview: interview as i32,
@@ -201,27 +184,26 @@ impl Analytics {
     /// Share of applied applications that got an answer (moved on, or were
     /// rejected); null when nothing was applied.
     async fn response_rate(&self) -> Option<f64> {
-        ratio(self.count(metric::RESPONDED, ""), self.count(metric::REACHED, "APPLIED"))
+        ratio(self.count(metric::RESPONDED, ""), self.count(metric::REACHED, ApplicationStatus::Applied.as_str()))
     }
 
     /// Median whole days from applying to the first answer.
-    async fn median_days_to_first_response(&self) -> Option<f64> {
-        median_days(&self.histogram(metric::FIRST_RESPONSE_DAYS, ""))
+    async fn median_days_to_first_response(&self) -> Result<Option<f64>> {
+        Ok(median_days(&self.histogram(metric::FIRST_RESPONSE_DAYS, "")?))
     }
 
     /// Median whole days spent in each status before leaving it.
-    async fn median_days_in_stage(&self) -> Vec<StageDuration> {
-        STATUSES
-            .iter()
-            .map(|status| {
-                let histogram = self.histogram(metric::STAGE_DAYS, &format!("{status}:"));
-                StageDuration {
-                    status: ApplicationStatus::from_stored(status),
-                    samples: histogram.values().sum::<i64>() as i32,
-                    median_days: median_days(&histogram),
-                }
-            })
-            .collect()
+    async fn median_days_in_stage(&self) -> Result<Vec<StageDuration>> {
+        let mut stages = Vec::new();
+        for &status in ApplicationStatus::ALL {
+            let histogram = self.histogram(metric::STAGE_DAYS, &format!("{status}:"))?;
+            stages.push(StageDuration {
+                status,
+                samples: histogram.values().sum::<i64>() as i32,
+                median_days: median_days(&histogram),
+            });
+        }
+        Ok(stages)
     }
 
     /// Interviews scheduled and not cancelled.
@@ -245,4 +227,31 @@ pub fn schema_builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription
     Schema::build(Query, EmptyMutation, EmptySubscription)
         .enable_federation()
         .extension(async_graphql::extensions::Tracing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counter(metric: &str, key: &str, count: i64) -> CounterRow {
+        CounterRow { metric: metric.into(), key: key.into(), label: String::new(), count }
+    }
+
+    #[test]
+    fn stage_days_are_read_per_status_and_an_unreadable_key_is_an_error_naming_it() {
+        let analytics = Analytics {
+            counters: vec![
+                counter(metric::STAGE_DAYS, "APPLIED:3", 2),
+                counter(metric::STAGE_DAYS, "APPLIED:5", 1),
+                counter(metric::STAGE_DAYS, "OFFER:1", 1),
+            ],
+        };
+        assert_eq!(analytics.histogram(metric::STAGE_DAYS, "APPLIED:").unwrap(), BTreeMap::from([(3, 2), (5, 1)]));
+
+        let corrupt = Analytics { counters: vec![counter(metric::STAGE_DAYS, "APPLIED:three", 1)] };
+        let err = corrupt.histogram(metric::STAGE_DAYS, "APPLIED:").unwrap_err();
+        assert_eq!(err.code(), jobtracker_kit::error::ErrorCode::Internal);
+        let jobtracker_kit::AppError::Internal(cause) = err else { unreachable!() };
+        assert!(format!("{cause}").contains("user_counters.key of row stage_days is \"APPLIED:three\""), "{cause}");
+    }
 }

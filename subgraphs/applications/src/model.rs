@@ -13,58 +13,9 @@ pub const MAX_DESCRIPTION_CHARS: usize = 50_000;
 pub const MAX_NOTE_CHARS: usize = 2_000;
 pub const MAX_SEARCH_CHARS: usize = 100;
 
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ApplicationStatus {
-    Saved,
-    Applied,
-    Interview,
-    Offer,
-    Rejected,
-}
-
-impl ApplicationStatus {
-    pub const ALL: [Self; 5] = [Self::Saved, Self::Applied, Self::Interview, Self::Offer, Self::Rejected];
-
-    /// The stored and published name (the GraphQL enum value).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Saved => "SAVED",
-            Self::Applied => "APPLIED",
-            Self::Interview => "INTERVIEW",
-            Self::Offer => "OFFER",
-            Self::Rejected => "REJECTED",
-        }
-    }
-
-    pub fn from_stored(value: &str) -> Self {
-        Self::ALL.into_iter().find(|s| s.as_str() == value).unwrap_or_else(|| panic!("unknown stored status {value:?}"))
-    }
-}
-
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SalaryPeriod {
-    Year,
-    Month,
-    Hour,
-}
-
-impl SalaryPeriod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Year => "YEAR",
-            Self::Month => "MONTH",
-            Self::Hour => "HOUR",
-        }
-    }
-
-    pub fn from_stored(value: &str) -> Self {
-        match value {
-            "MONTH" => Self::Month,
-            "HOUR" => Self::Hour,
-            _ => Self::Year,
-        }
-    }
-}
+// Shared with every service that reads application events (one definition,
+// one set of wire names, in kit).
+pub use jobtracker_kit::events::contracts::{ApplicationStatus, SalaryPeriod};
 
 /// Active ISO 4217 currency codes (funds, metals and test codes excluded).
 const ISO_4217: &[&str] = &[
@@ -93,6 +44,17 @@ impl CurrencyCode {
             ));
         }
         Ok(Self(code))
+    }
+
+    /// A code read back from storage: three capital letters, not checked
+    /// against today's list, which changes (HRK was withdrawn in 2023) — a
+    /// code that was valid when it was entered stays readable.
+    pub fn from_stored(raw: &str) -> Result<Self, String> {
+        if raw.len() == 3 && raw.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err("not a three-letter currency code".into())
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -134,6 +96,37 @@ impl Salary {
         }
         Ok(Self { min, max, currency: CurrencyCode::parse(currency, &format!("{field}.currency"))?, period })
     }
+}
+
+/// A job application, as stored (the store builds it from its row).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Application {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub company: String,
+    pub position: String,
+    pub location: Option<String>,
+    pub salary: Option<Salary>,
+    pub job_description: Option<String>,
+    pub job_url: Option<HttpUrl>,
+    pub status: ApplicationStatus,
+    /// First time the status became APPLIED.
+    pub applied_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change (the events' aggregate version).
+    pub version: i64,
+}
+
+/// One entry of an application's status history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusChange {
+    pub application_id: Uuid,
+    /// None for the creation entry.
+    pub from: Option<ApplicationStatus>,
+    pub to: ApplicationStatus,
+    pub at: DateTime<Utc>,
+    pub note: Option<String>,
 }
 
 /// Raw salary input, as GraphQL delivers it.
@@ -303,6 +296,14 @@ mod tests {
     #[test]
     fn the_currency_list_is_sorted_for_binary_search() {
         assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn a_stored_currency_code_needs_its_shape_not_todays_list() {
+        assert_eq!(CurrencyCode::from_stored("HRK").unwrap().as_str(), "HRK");
+        for bad in ["", "eur", "EURO", "E1R"] {
+            assert!(CurrencyCode::from_stored(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

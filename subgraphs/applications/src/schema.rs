@@ -17,7 +17,7 @@ use crate::model::{
     self, ApplicationCursor, ApplicationOrder, ApplicationPatch, ApplicationStatus, NewApplication,
     RawApplicationPatch, RawNewApplication, RawSalary, SalaryPeriod,
 };
-use crate::store::{ApplicationRow, ListFilter, StatusChangeRow, Store};
+use crate::store::{ListFilter, Store};
 
 pub type ApplicationsSchema = Schema<Query, Mutation, async_graphql::EmptySubscription>;
 
@@ -25,7 +25,7 @@ pub type ApplicationsSchema = Schema<Query, Mutation, async_graphql::EmptySubscr
 pub struct HistoryLoader(pub Store);
 
 impl Loader<Uuid> for HistoryLoader {
-    type Value = Vec<StatusChangeRow>;
+    type Value = Vec<model::StatusChange>;
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
@@ -37,7 +37,7 @@ impl Loader<Uuid> for HistoryLoader {
 pub struct ApplicationLoader(pub Store);
 
 impl Loader<Uuid> for ApplicationLoader {
-    type Value = ApplicationRow;
+    type Value = model::Application;
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
@@ -46,7 +46,7 @@ impl Loader<Uuid> for ApplicationLoader {
 }
 
 /// A job application.
-pub struct Application(pub ApplicationRow);
+pub struct Application(pub model::Application);
 
 #[derive(SimpleObject)]
 #[graphql(name = "Salary")]
@@ -83,12 +83,11 @@ impl Application {
         self.0.location.as_deref()
     }
     async fn salary(&self) -> Option<SalaryView> {
-        let row = &self.0;
-        row.salary_currency.as_ref().map(|currency| SalaryView {
-            min: row.salary_min,
-            max: row.salary_max,
-            currency: currency.clone(),
-            period: SalaryPeriod::from_stored(row.salary_period.as_deref().unwrap_or("YEAR")),
+        self.0.salary.as_ref().map(|salary| SalaryView {
+            min: salary.min,
+            max: salary.max,
+            currency: salary.currency.as_str().to_string(),
+            period: salary.period,
         })
     }
     /// Up to 50 000 characters.
@@ -96,23 +95,15 @@ impl Application {
         self.0.job_description.as_deref()
     }
     async fn job_url(&self) -> Option<&str> {
-        self.0.job_url.as_deref()
+        self.0.job_url.as_ref().map(|url| url.as_str())
     }
     async fn status(&self) -> ApplicationStatus {
-        ApplicationStatus::from_stored(&self.0.status)
+        self.0.status
     }
     /// Every status change, oldest first, creation included.
     async fn status_history(&self, ctx: &Context<'_>) -> Result<Vec<StatusChange>> {
         let history = ctx.data_unchecked::<DataLoader<HistoryLoader>>().load_one(self.0.id).await?.unwrap_or_default();
-        Ok(history
-            .into_iter()
-            .map(|h| StatusChange {
-                from: h.from_status.as_deref().map(ApplicationStatus::from_stored),
-                to: ApplicationStatus::from_stored(&h.to_status),
-                at: h.changed_at,
-                note: h.note,
-            })
-            .collect())
+        Ok(history.into_iter().map(|h| StatusChange { from: h.from, to: h.to, at: h.at, note: h.note }).collect())
     }
     /// First time the status became APPLIED.
     async fn applied_at(&self) -> Option<DateTime<Utc>> {
@@ -209,7 +200,7 @@ impl Query {
             search: filter.search.as_deref().map(model::search_pattern).transpose()?.flatten(),
         };
         let (rows, total) = store(ctx).list(viewer.user_id, &list_filter, order_by, &page).await?;
-        let key = move |row: &ApplicationRow| ApplicationCursor {
+        let key = move |row: &model::Application| ApplicationCursor {
             order: order_by,
             at: if order_by == ApplicationOrder::RecentlyUpdated { row.updated_at } else { row.created_at },
             id: row.id,

@@ -1,5 +1,8 @@
 //! applications' database: applications and their status history. Every
-//! write is one transaction that also appends its event to the outbox.
+//! write is one transaction that also appends its event to the outbox. Rows
+//! become domain types (`model::Application`, `model::StatusChange`) in one
+//! place each, right after they are read; a stored value that does not parse
+//! fails there (`kit::stored`).
 
 use std::collections::HashMap;
 
@@ -16,11 +19,14 @@ use jobtracker_kit::events::contracts::{
 };
 use jobtracker_kit::events::{Envelope, Outbox, Publisher};
 use jobtracker_kit::pagination::PageRequest;
+use jobtracker_kit::stored::{Column, UnreadableValue};
+use jobtracker_kit::validate::HttpUrl;
 use jobtracker_kit::{AppError, AppResult};
 use uuid::Uuid;
 
 use crate::model::{
-    ApplicationCursor, ApplicationOrder, ApplicationPatch, ApplicationStatus, NewApplication, Salary, applied_at,
+    Application, ApplicationCursor, ApplicationOrder, ApplicationPatch, ApplicationStatus, CurrencyCode,
+    NewApplication, Salary, StatusChange, applied_at,
 };
 
 mod tables {
@@ -59,7 +65,7 @@ use tables::{applications, status_changes};
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = applications)]
-pub struct ApplicationRow {
+struct ApplicationRow {
     pub id: Uuid,
     pub owner_id: Uuid,
     pub company: String,
@@ -80,12 +86,76 @@ pub struct ApplicationRow {
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = status_changes)]
-pub struct StatusChangeRow {
+struct StatusChangeRow {
+    pub id: i64,
     pub application_id: Uuid,
     pub from_status: Option<String>,
     pub to_status: String,
     pub changed_at: DateTime<Utc>,
     pub note: Option<String>,
+}
+
+impl TryFrom<ApplicationRow> for Application {
+    type Error = UnreadableValue;
+
+    fn try_from(row: ApplicationRow) -> Result<Self, UnreadableValue> {
+        let column = |name| Column::new("applications", name);
+        // The four salary columns are written together (`salary_columns`).
+        let salary = match (row.salary_currency.as_deref(), row.salary_period.as_deref()) {
+            (Some(currency), Some(period)) => Some(Salary {
+                min: row.salary_min,
+                max: row.salary_max,
+                currency: CurrencyCode::from_stored(currency)
+                    .map_err(|reason| column("salary_currency").unreadable(row.id, Some(currency), reason))?,
+                period: column("salary_period").parse(row.id, period)?,
+            }),
+            (None, None) if row.salary_min.is_none() && row.salary_max.is_none() => None,
+            (None, _) => return Err(column("salary_currency").unreadable(row.id, None, "a salary needs a currency")),
+            (Some(_), None) => return Err(column("salary_period").unreadable(row.id, None, "a salary needs a period")),
+        };
+        let job_url = row
+            .job_url
+            .as_deref()
+            .map(|url| {
+                HttpUrl::parse(url, "job_url").map_err(|err| column("job_url").unreadable(row.id, Some(url), err))
+            })
+            .transpose()?;
+        Ok(Self {
+            status: column("status").parse(row.id, &row.status)?,
+            id: row.id,
+            owner_id: row.owner_id,
+            company: row.company,
+            position: row.position,
+            location: row.location,
+            salary,
+            job_description: row.job_description,
+            job_url,
+            applied_at: row.applied_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        })
+    }
+}
+
+impl TryFrom<StatusChangeRow> for StatusChange {
+    type Error = UnreadableValue;
+
+    fn try_from(row: StatusChangeRow) -> Result<Self, UnreadableValue> {
+        let column = |name| Column::new("status_changes", name);
+        Ok(Self {
+            application_id: row.application_id,
+            from: row.from_status.as_deref().map(|from| column("from_status").parse(row.id, from)).transpose()?,
+            to: column("to_status").parse(row.id, &row.to_status)?,
+            at: row.changed_at,
+            note: row.note,
+        })
+    }
+}
+
+/// Rows read into domain values; the first unreadable one fails them all.
+fn domain<R, T: TryFrom<R, Error = UnreadableValue>>(rows: Vec<R>) -> Result<Vec<T>, UnreadableValue> {
+    rows.into_iter().map(T::try_from).collect()
 }
 
 /// What a list shows: the owner's applications, optionally by status and text.
@@ -115,16 +185,16 @@ impl Store {
     }
 
     #[tracing::instrument(skip(self, new), fields(user_id = %owner))]
-    pub async fn create(&self, owner: Uuid, new: NewApplication) -> AppResult<ApplicationRow> {
+    pub async fn create(&self, owner: Uuid, new: NewApplication) -> AppResult<Application> {
         self.create_at(owner, new, db::now()).await
     }
 
     /// `create` at a given time (demo data spread over months).
-    pub async fn create_at(&self, owner: Uuid, new: NewApplication, now: DateTime<Utc>) -> AppResult<ApplicationRow> {
+    pub async fn create_at(&self, owner: Uuid, new: NewApplication, now: DateTime<Utc>) -> AppResult<Application> {
         let id = Uuid::now_v7();
         let (salary_min, salary_max, salary_currency, salary_period) = salary_columns(new.salary.as_ref());
         self.publisher
-            .transaction(async |conn, events| -> AppResult<ApplicationRow> {
+            .transaction(async |conn, events| -> AppResult<Application> {
                 let row: ApplicationRow = diesel::insert_into(applications::table)
                     .values((
                         applications::id.eq(id),
@@ -146,6 +216,7 @@ impl Store {
                     .returning(ApplicationRow::as_returning())
                     .get_result(conn)
                     .await?;
+                let row = Application::try_from(row)?;
                 record_status(conn, id, None, new.status, now, None).await?;
                 let snapshot = snapshot(conn, &row).await?;
                 events.record(event(APPLICATION_CREATED, owner, id, row.version, &snapshot));
@@ -155,19 +226,11 @@ impl Store {
     }
 
     #[tracing::instrument(skip(self, patch), fields(user_id = %owner))]
-    pub async fn update(&self, owner: Uuid, id: Uuid, patch: ApplicationPatch) -> AppResult<ApplicationRow> {
+    pub async fn update(&self, owner: Uuid, id: Uuid, patch: ApplicationPatch) -> AppResult<Application> {
         self.publisher
-            .transaction(async |conn, events| -> AppResult<ApplicationRow> {
+            .transaction(async |conn, events| -> AppResult<Application> {
                 let current = lock_owned(conn, owner, id).await?;
-                let salary = match &patch.salary {
-                    Some(salary) => salary_columns(salary.as_ref()),
-                    None => (
-                        current.salary_min,
-                        current.salary_max,
-                        current.salary_currency.clone(),
-                        current.salary_period.clone(),
-                    ),
-                };
+                let salary = salary_columns(patch.salary.as_ref().unwrap_or(&current.salary).as_ref());
                 let row: ApplicationRow = diesel::update(applications::table.find(id))
                     .set((
                         applications::company.eq(patch.company.clone().unwrap_or(current.company)),
@@ -179,16 +242,19 @@ impl Store {
                         applications::salary_period.eq(salary.3),
                         applications::job_description
                             .eq(patch.job_description.clone().unwrap_or(current.job_description)),
-                        applications::job_url.eq(match &patch.job_url {
-                            Some(url) => url.as_ref().map(|u| u.as_str().to_string()),
-                            None => current.job_url,
-                        }),
+                        applications::job_url.eq(patch
+                            .job_url
+                            .as_ref()
+                            .unwrap_or(&current.job_url)
+                            .as_ref()
+                            .map(|u| u.as_str())),
                         applications::updated_at.eq(db::now()),
                         applications::version.eq(current.version + 1),
                     ))
                     .returning(ApplicationRow::as_returning())
                     .get_result(conn)
                     .await?;
+                let row = Application::try_from(row)?;
                 let snapshot = snapshot(conn, &row).await?;
                 events.record(event(APPLICATION_UPDATED, owner, id, row.version, &snapshot));
                 Ok(row)
@@ -205,7 +271,7 @@ impl Store {
         id: Uuid,
         status: ApplicationStatus,
         note: Option<String>,
-    ) -> AppResult<ApplicationRow> {
+    ) -> AppResult<Application> {
         self.change_status_at(owner, id, status, note, db::now()).await
     }
 
@@ -216,11 +282,11 @@ impl Store {
         status: ApplicationStatus,
         note: Option<String>,
         now: DateTime<Utc>,
-    ) -> AppResult<ApplicationRow> {
+    ) -> AppResult<Application> {
         self.publisher
-            .transaction(async |conn, events| -> AppResult<ApplicationRow> {
+            .transaction(async |conn, events| -> AppResult<Application> {
                 let current = lock_owned(conn, owner, id).await?;
-                let from = ApplicationStatus::from_stored(&current.status);
+                let from = current.status;
                 if from == status {
                     return Ok(current);
                 }
@@ -234,10 +300,11 @@ impl Store {
                     .returning(ApplicationRow::as_returning())
                     .get_result(conn)
                     .await?;
+                let row = Application::try_from(row)?;
                 record_status(conn, id, Some(from), status, now, note.clone()).await?;
                 let change = ApplicationStatusChanged {
-                    from: from.as_str().into(),
-                    to: status.as_str().into(),
+                    from,
+                    to: status,
                     at: now,
                     note,
                     application: snapshot(conn, &row).await?,
@@ -263,24 +330,26 @@ impl Store {
     }
 
     /// The owner's application; another user's is `None`, like a missing one.
-    pub async fn get(&self, owner: Uuid, id: Uuid) -> AppResult<Option<ApplicationRow>> {
+    pub async fn get(&self, owner: Uuid, id: Uuid) -> AppResult<Option<Application>> {
         let mut conn = self.pool.get().await?;
-        Ok(applications::table
+        let row = applications::table
             .filter(applications::id.eq(id).and(applications::owner_id.eq(owner)))
             .select(ApplicationRow::as_select())
             .first(&mut conn)
             .await
-            .optional()?)
+            .optional()?;
+        Ok(row.map(Application::try_from).transpose()?)
     }
 
     /// Rows by id (any owner: callers check ownership), for batched loads.
-    pub async fn by_ids(&self, ids: &[Uuid]) -> AppResult<Vec<ApplicationRow>> {
+    pub async fn by_ids(&self, ids: &[Uuid]) -> AppResult<Vec<Application>> {
         let mut conn = self.pool.get().await?;
-        Ok(applications::table
+        let rows = applications::table
             .filter(applications::id.eq_any(ids))
             .select(ApplicationRow::as_select())
             .load(&mut conn)
-            .await?)
+            .await?;
+        Ok(domain(rows)?)
     }
 
     /// One page of the owner's applications, and how many match in all.
@@ -291,7 +360,7 @@ impl Store {
         filter: &ListFilter,
         order: ApplicationOrder,
         page: &PageRequest<ApplicationCursor>,
-    ) -> AppResult<(Vec<ApplicationRow>, i64)> {
+    ) -> AppResult<(Vec<Application>, i64)> {
         let mut conn = self.pool.get().await?;
         let matching = || {
             let mut query = applications::table.filter(applications::owner_id.eq(owner)).into_boxed();
@@ -335,11 +404,11 @@ impl Store {
         };
         let rows = query.limit(page.fetch_limit()).load(&mut conn).await?;
         let total = matching().count().get_result(&mut conn).await?;
-        Ok((rows, total))
+        Ok((domain(rows)?, total))
     }
 
     /// Status histories of several applications, oldest change first.
-    pub async fn histories(&self, ids: &[Uuid]) -> AppResult<HashMap<Uuid, Vec<StatusChangeRow>>> {
+    pub async fn histories(&self, ids: &[Uuid]) -> AppResult<HashMap<Uuid, Vec<StatusChange>>> {
         let mut conn = self.pool.get().await?;
         let rows: Vec<StatusChangeRow> = status_changes::table
             .filter(status_changes::application_id.eq_any(ids))
@@ -347,24 +416,25 @@ impl Store {
             .select(StatusChangeRow::as_select())
             .load(&mut conn)
             .await?;
-        let mut by_application: HashMap<Uuid, Vec<StatusChangeRow>> = HashMap::new();
-        for row in rows {
-            by_application.entry(row.application_id).or_default().push(row);
+        let mut by_application: HashMap<Uuid, Vec<StatusChange>> = HashMap::new();
+        for change in domain::<_, StatusChange>(rows)? {
+            by_application.entry(change.application_id).or_default().push(change);
         }
         Ok(by_application)
     }
 }
 
 /// Locks the owner's application for update; another user's is NOT_FOUND.
-async fn lock_owned(conn: &mut AsyncPgConnection, owner: Uuid, id: Uuid) -> AppResult<ApplicationRow> {
-    applications::table
+async fn lock_owned(conn: &mut AsyncPgConnection, owner: Uuid, id: Uuid) -> AppResult<Application> {
+    let row = applications::table
         .filter(applications::id.eq(id).and(applications::owner_id.eq(owner)))
         .select(ApplicationRow::as_select())
         .for_update()
         .first(conn)
         .await
         .optional()?
-        .ok_or(AppError::NotFound("application"))
+        .ok_or(AppError::NotFound("application"))?;
+    Ok(row.try_into()?)
 }
 
 async fn record_status(
@@ -395,31 +465,124 @@ fn event(event_type: &str, owner: Uuid, id: Uuid, version: i64, payload: &impl s
 /// The application as published in events: its fields and the digest of
 /// its status history (not the history itself, whose notes would make every
 /// event grow with the number of changes).
-async fn snapshot(conn: &mut AsyncPgConnection, row: &ApplicationRow) -> QueryResult<ApplicationSnapshot> {
-    let history: Vec<(String, DateTime<Utc>)> = status_changes::table
+async fn snapshot(conn: &mut AsyncPgConnection, row: &Application) -> AppResult<ApplicationSnapshot> {
+    let history: Vec<(i64, String, DateTime<Utc>)> = status_changes::table
         .filter(status_changes::application_id.eq(row.id))
         .order(status_changes::id)
-        .select((status_changes::to_status, status_changes::changed_at))
+        .select((status_changes::id, status_changes::to_status, status_changes::changed_at))
         .load(conn)
         .await?;
+    let to_status = Column::new("status_changes", "to_status");
+    let history = history
+        .iter()
+        .map(|(id, to, at)| Ok((to_status.parse(id, to)?, *at)))
+        .collect::<Result<Vec<_>, UnreadableValue>>()?;
     Ok(ApplicationSnapshot {
         application_id: row.id,
         owner_id: row.owner_id,
         company: row.company.clone(),
         position: row.position.clone(),
         location: row.location.clone(),
-        salary: row.salary_currency.clone().map(|currency| SalarySnapshot {
-            min: row.salary_min,
-            max: row.salary_max,
-            currency,
-            period: row.salary_period.clone().unwrap_or_else(|| "YEAR".into()),
+        salary: row.salary.as_ref().map(|salary| SalarySnapshot {
+            min: salary.min,
+            max: salary.max,
+            currency: salary.currency.as_str().to_string(),
+            period: salary.period,
         }),
-        job_url: row.job_url.clone(),
-        status: row.status.clone(),
+        job_url: row.job_url.as_ref().map(|url| url.as_str().to_string()),
+        status: row.status,
         applied_at: row.applied_at,
         created_at: row.created_at,
         updated_at: row.updated_at,
         status_history: Vec::new(),
-        status_digest: Some(StatusDigest::from_history(history.iter().map(|(to, at)| (to.as_str(), *at)))),
+        status_digest: Some(StatusDigest::from_history(history)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SalaryPeriod;
+
+    fn row() -> ApplicationRow {
+        let now = db::now();
+        ApplicationRow {
+            id: Uuid::nil(),
+            owner_id: Uuid::nil(),
+            company: "Acme".into(),
+            position: "Backend Engineer".into(),
+            location: None,
+            salary_min: Some(60_000),
+            salary_max: None,
+            salary_currency: Some("EUR".into()),
+            salary_period: Some("MONTH".into()),
+            job_description: None,
+            job_url: Some("https://jobs.example.com/1".into()),
+            status: "APPLIED".into(),
+            applied_at: Some(now),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    fn unreadable(row: ApplicationRow) -> String {
+        Application::try_from(row).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_row_becomes_an_application() {
+        let application = Application::try_from(row()).unwrap();
+        assert_eq!(application.status, ApplicationStatus::Applied);
+        let salary = application.salary.unwrap();
+        assert_eq!((salary.currency.as_str(), salary.period), ("EUR", SalaryPeriod::Month));
+        assert_eq!(application.job_url.unwrap().as_str(), "https://jobs.example.com/1");
+        let no_salary = ApplicationRow { salary_min: None, salary_currency: None, salary_period: None, ..row() };
+        assert_eq!(Application::try_from(no_salary).unwrap().salary, None);
+    }
+
+    #[test]
+    fn an_unknown_stored_status_is_an_error_naming_it_not_a_panic() {
+        let err = unreadable(ApplicationRow { status: "ARCHIVED".into(), ..row() });
+        assert!(
+            err.contains("applications.status of row 00000000-0000-0000-0000-000000000000 is \"ARCHIVED\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_salary_period_is_never_made_up() {
+        let err = unreadable(ApplicationRow { salary_period: Some("WEEK".into()), ..row() });
+        assert!(err.contains("applications.salary_period") && err.contains("\"WEEK\""), "{err}");
+        let err = unreadable(ApplicationRow { salary_period: None, ..row() });
+        assert!(err.contains("applications.salary_period") && err.contains("is NULL"), "{err}");
+        let err = unreadable(ApplicationRow { salary_currency: None, ..row() });
+        assert!(err.contains("applications.salary_currency") && err.contains("is NULL"), "{err}");
+        let err = unreadable(ApplicationRow { salary_currency: Some("euro".into()), ..row() });
+        assert!(err.contains("applications.salary_currency") && err.contains("\"euro\""), "{err}");
+    }
+
+    #[test]
+    fn a_stored_job_url_must_still_be_http() {
+        let err = unreadable(ApplicationRow { job_url: Some("javascript:alert(1)".into()), ..row() });
+        assert!(err.contains("applications.job_url") && err.contains("javascript:alert(1)"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_status_in_the_history_is_an_error_naming_it() {
+        let change = |from: Option<&str>, to: &str| StatusChangeRow {
+            id: 7,
+            application_id: Uuid::nil(),
+            from_status: from.map(str::to_string),
+            to_status: to.into(),
+            changed_at: db::now(),
+            note: None,
+        };
+        let ok = StatusChange::try_from(change(Some("SAVED"), "OFFER")).unwrap();
+        assert_eq!((ok.from, ok.to), (Some(ApplicationStatus::Saved), ApplicationStatus::Offer));
+        let err = StatusChange::try_from(change(None, "Offer")).unwrap_err().to_string();
+        assert!(err.contains("status_changes.to_status of row 7 is \"Offer\""), "{err}");
+        let err = StatusChange::try_from(change(Some("GHOSTED"), "OFFER")).unwrap_err().to_string();
+        assert!(err.contains("status_changes.from_status of row 7 is \"GHOSTED\""), "{err}");
+    }
 }

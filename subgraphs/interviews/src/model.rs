@@ -3,7 +3,6 @@
 
 use std::str::FromStr;
 
-use async_graphql::Enum;
 use chrono::{DateTime, Utc};
 use jobtracker_kit::AppError;
 use jobtracker_kit::validate::{optional_line, optional_text, parse_id};
@@ -14,30 +13,8 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_DETAILS_CHARS: usize = 10_000;
 pub const MAX_DURATION_MINUTES: i32 = 24 * 60;
 
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InterviewType {
-    Phone,
-    Onsite,
-    Online,
-}
-
-impl InterviewType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Phone => "PHONE",
-            Self::Onsite => "ONSITE",
-            Self::Online => "ONLINE",
-        }
-    }
-
-    pub fn from_stored(value: &str) -> Self {
-        match value {
-            "PHONE" => Self::Phone,
-            "ONSITE" => Self::Onsite,
-            _ => Self::Online,
-        }
-    }
-}
+// Shared with every service that reads interview events (kit).
+pub use jobtracker_kit::events::contracts::InterviewType;
 
 /// A valid IANA time zone name (`Europe/Paris`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +44,26 @@ pub fn duration(minutes: Option<i32>, field: &str) -> Result<Option<i32>, AppErr
 
 pub fn details(raw: Option<&str>, field: &str) -> Result<Option<String>, AppError> {
     optional_text(raw, field, MAX_DETAILS_CHARS)
+}
+
+/// A scheduled interview, as stored (the store builds it from its row).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Interview {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub application_id: Option<Uuid>,
+    pub company: String,
+    pub position: String,
+    pub scheduled_at: DateTime<Utc>,
+    pub time_zone: IanaTimeZone,
+    pub duration_minutes: Option<i32>,
+    pub interview_type: InterviewType,
+    pub details: Option<String>,
+    pub cancelled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change (the events' aggregate version).
+    pub version: i64,
 }
 
 /// An interview to schedule, validated; company and position may still come

@@ -16,7 +16,7 @@ use jobtracker_kit::{AppError, AppResult};
 use uuid::Uuid;
 
 use crate::model::{self, IanaTimeZone, InterviewCursor, InterviewPatch, InterviewType, NewInterview, RawNewInterview};
-use crate::store::{InterviewRow, ListFilter, Store};
+use crate::store::{ListFilter, Store};
 use crate::upstream::ApplicationsClient;
 
 pub type InterviewsSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -25,11 +25,11 @@ pub type InterviewsSchema = Schema<Query, Mutation, EmptySubscription>;
 pub struct InterviewsByApplication(pub Store);
 
 impl Loader<Uuid> for InterviewsByApplication {
-    type Value = Vec<InterviewRow>;
+    type Value = Vec<model::Interview>;
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let mut by_application: HashMap<Uuid, Vec<InterviewRow>> = HashMap::new();
+        let mut by_application: HashMap<Uuid, Vec<model::Interview>> = HashMap::new();
         for row in self.0.for_applications(keys).await? {
             if let Some(application_id) = row.application_id {
                 by_application.entry(application_id).or_default().push(row);
@@ -40,7 +40,7 @@ impl Loader<Uuid> for InterviewsByApplication {
 }
 
 /// A scheduled interview.
-pub struct Interview(pub InterviewRow);
+pub struct Interview(pub model::Interview);
 
 /// A scheduled interview.
 #[Object]
@@ -60,14 +60,14 @@ impl Interview {
     }
     /// IANA name, e.g. Europe/Paris: the zone it was scheduled in.
     async fn time_zone(&self) -> &str {
-        &self.0.time_zone
+        self.0.time_zone.as_str()
     }
     async fn duration_minutes(&self) -> Option<i32> {
         self.0.duration_minutes
     }
     #[graphql(name = "type")]
     async fn interview_type(&self) -> InterviewType {
-        InterviewType::from_stored(&self.0.interview_type)
+        self.0.interview_type
     }
     async fn details(&self) -> Option<&str> {
         self.0.details.as_deref()

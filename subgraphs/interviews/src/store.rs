@@ -1,4 +1,6 @@
 //! interviews' database. Every write is one transaction with its event.
+//! Rows become `model::Interview` in one place, right after they are read;
+//! a stored value that does not parse fails there (`kit::stored`).
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
@@ -11,10 +13,11 @@ use jobtracker_kit::events::contracts::{
 };
 use jobtracker_kit::events::{Envelope, Events, Outbox, Publisher};
 use jobtracker_kit::pagination::PageRequest;
+use jobtracker_kit::stored::{Column, UnreadableValue};
 use jobtracker_kit::{AppError, AppResult};
 use uuid::Uuid;
 
-use crate::model::{InterviewCursor, InterviewPatch, InterviewType, NewInterview};
+use crate::model::{IanaTimeZone, Interview, InterviewCursor, InterviewPatch, InterviewType, NewInterview};
 
 mod tables {
     diesel::table! {
@@ -40,7 +43,7 @@ use tables::interviews;
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = interviews)]
-pub struct InterviewRow {
+struct InterviewRow {
     pub id: Uuid,
     pub owner_id: Uuid,
     pub application_id: Option<Uuid>,
@@ -57,7 +60,37 @@ pub struct InterviewRow {
     pub version: i64,
 }
 
-impl InterviewRow {
+impl TryFrom<InterviewRow> for Interview {
+    type Error = UnreadableValue;
+
+    fn try_from(row: InterviewRow) -> Result<Self, UnreadableValue> {
+        let column = |name| Column::new("interviews", name);
+        Ok(Self {
+            time_zone: IanaTimeZone::parse(&row.time_zone, "time_zone")
+                .map_err(|err| column("time_zone").unreadable(row.id, Some(&row.time_zone), err))?,
+            interview_type: column("interview_type").parse(row.id, &row.interview_type)?,
+            id: row.id,
+            owner_id: row.owner_id,
+            application_id: row.application_id,
+            company: row.company,
+            position: row.position,
+            scheduled_at: row.scheduled_at,
+            duration_minutes: row.duration_minutes,
+            details: row.details,
+            cancelled: row.cancelled,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        })
+    }
+}
+
+/// Rows read into interviews; the first unreadable one fails them all.
+fn domain(rows: Vec<InterviewRow>) -> Result<Vec<Interview>, UnreadableValue> {
+    rows.into_iter().map(Interview::try_from).collect()
+}
+
+impl Interview {
     fn snapshot(&self) -> InterviewSnapshot {
         InterviewSnapshot {
             interview_id: self.id,
@@ -66,9 +99,9 @@ impl InterviewRow {
             company: self.company.clone(),
             position: self.position.clone(),
             scheduled_at: self.scheduled_at,
-            time_zone: self.time_zone.clone(),
+            time_zone: self.time_zone.as_str().to_string(),
             duration_minutes: self.duration_minutes,
-            interview_type: self.interview_type.clone(),
+            interview_type: self.interview_type,
             details: self.details.clone(),
             cancelled: self.cancelled,
             created_at: self.created_at,
@@ -110,10 +143,10 @@ impl Store {
         new: NewInterview,
         company: String,
         position: String,
-    ) -> AppResult<InterviewRow> {
+    ) -> AppResult<Interview> {
         let now = db::now();
         self.publisher
-            .transaction(async |conn, events| -> AppResult<InterviewRow> {
+            .transaction(async |conn, events| -> AppResult<Interview> {
                 let row: InterviewRow = diesel::insert_into(interviews::table)
                     .values((
                         interviews::id.eq(Uuid::now_v7()),
@@ -132,6 +165,7 @@ impl Store {
                     .returning(InterviewRow::as_returning())
                     .get_result(conn)
                     .await?;
+                let row = Interview::try_from(row)?;
                 events.record(row.event(INTERVIEW_SCHEDULED, row.version, None));
                 Ok(row)
             })
@@ -139,21 +173,16 @@ impl Store {
     }
 
     #[tracing::instrument(skip(self, patch), fields(user_id = %owner))]
-    pub async fn update(&self, owner: Uuid, id: Uuid, patch: InterviewPatch) -> AppResult<InterviewRow> {
+    pub async fn update(&self, owner: Uuid, id: Uuid, patch: InterviewPatch) -> AppResult<Interview> {
         self.publisher
-            .transaction(async |conn, events| -> AppResult<InterviewRow> {
+            .transaction(async |conn, events| -> AppResult<Interview> {
                 let current = lock_owned(conn, owner, id).await?;
                 let row: InterviewRow = diesel::update(interviews::table.find(id))
                     .set((
                         interviews::scheduled_at.eq(patch.scheduled_at.unwrap_or(current.scheduled_at)),
-                        interviews::time_zone.eq(patch
-                            .time_zone
-                            .as_ref()
-                            .map_or(current.time_zone.clone(), |tz| tz.as_str().to_string())),
+                        interviews::time_zone.eq(patch.time_zone.as_ref().unwrap_or(&current.time_zone).as_str()),
                         interviews::duration_minutes.eq(patch.duration_minutes.unwrap_or(current.duration_minutes)),
-                        interviews::interview_type.eq(patch
-                            .interview_type
-                            .map_or(current.interview_type.clone(), |t| t.as_str().to_string())),
+                        interviews::interview_type.eq(patch.interview_type.unwrap_or(current.interview_type).as_str()),
                         interviews::details.eq(patch.details.clone().unwrap_or(current.details.clone())),
                         interviews::updated_at.eq(db::now()),
                         interviews::version.eq(current.version + 1),
@@ -161,6 +190,7 @@ impl Store {
                     .returning(InterviewRow::as_returning())
                     .get_result(conn)
                     .await?;
+                let row = Interview::try_from(row)?;
                 let rescheduled_from = (row.scheduled_at != current.scheduled_at).then_some(current.scheduled_at);
                 events.record(row.event(INTERVIEW_UPDATED, row.version, rescheduled_from));
                 Ok(row)
@@ -170,9 +200,9 @@ impl Store {
 
     /// Cancels; cancelling a cancelled interview changes nothing.
     #[tracing::instrument(skip(self), fields(user_id = %owner))]
-    pub async fn cancel(&self, owner: Uuid, id: Uuid) -> AppResult<InterviewRow> {
+    pub async fn cancel(&self, owner: Uuid, id: Uuid) -> AppResult<Interview> {
         self.publisher
-            .transaction(async |conn, events| -> AppResult<InterviewRow> {
+            .transaction(async |conn, events| -> AppResult<Interview> {
                 let current = lock_owned(conn, owner, id).await?;
                 if current.cancelled {
                     return Ok(current);
@@ -186,6 +216,7 @@ impl Store {
                     .returning(InterviewRow::as_returning())
                     .get_result(conn)
                     .await?;
+                let row = Interview::try_from(row)?;
                 events.record(row.event(INTERVIEW_CANCELLED, row.version, None));
                 Ok(row)
             })
@@ -203,14 +234,15 @@ impl Store {
     }
 
     /// The owner's interview; another user's is `None`, like a missing one.
-    pub async fn get(&self, owner: Uuid, id: Uuid) -> AppResult<Option<InterviewRow>> {
+    pub async fn get(&self, owner: Uuid, id: Uuid) -> AppResult<Option<Interview>> {
         let mut conn = self.pool.get().await?;
-        Ok(interviews::table
+        let row = interviews::table
             .filter(interviews::id.eq(id).and(interviews::owner_id.eq(owner)))
             .select(InterviewRow::as_select())
             .first(&mut conn)
             .await
-            .optional()?)
+            .optional()?;
+        Ok(row.map(Interview::try_from).transpose()?)
     }
 
     /// Soonest first.
@@ -220,7 +252,7 @@ impl Store {
         owner: Uuid,
         filter: &ListFilter,
         page: &PageRequest<InterviewCursor>,
-    ) -> AppResult<(Vec<InterviewRow>, i64)> {
+    ) -> AppResult<(Vec<Interview>, i64)> {
         let mut conn = self.pool.get().await?;
         let matching = || {
             let mut query = interviews::table.filter(interviews::owner_id.eq(owner)).into_boxed();
@@ -255,18 +287,19 @@ impl Store {
             .load(&mut conn)
             .await?;
         let total = matching().count().get_result(&mut conn).await?;
-        Ok((rows, total))
+        Ok((domain(rows)?, total))
     }
 
     /// Interviews linked to any of these applications (any owner: callers check).
-    pub async fn for_applications(&self, application_ids: &[Uuid]) -> AppResult<Vec<InterviewRow>> {
+    pub async fn for_applications(&self, application_ids: &[Uuid]) -> AppResult<Vec<Interview>> {
         let mut conn = self.pool.get().await?;
-        Ok(interviews::table
+        let rows = interviews::table
             .filter(interviews::application_id.eq_any(application_ids))
             .order((interviews::scheduled_at.asc(), interviews::id.asc()))
             .select(InterviewRow::as_select())
             .load(&mut conn)
-            .await?)
+            .await?;
+        Ok(domain(rows)?)
     }
 
     /// Wakes the relay once the consumer's transaction committed (see
@@ -285,12 +318,14 @@ pub async fn delete_for_application(
     application_id: Uuid,
 ) -> AppResult<usize> {
     Publisher::within(conn, async |conn, events| -> AppResult<usize> {
-        let linked: Vec<InterviewRow> = interviews::table
-            .filter(interviews::application_id.eq(application_id).and(interviews::owner_id.eq(owner)))
-            .select(InterviewRow::as_select())
-            .for_update()
-            .load(conn)
-            .await?;
+        let linked = domain(
+            interviews::table
+                .filter(interviews::application_id.eq(application_id).and(interviews::owner_id.eq(owner)))
+                .select(InterviewRow::as_select())
+                .for_update()
+                .load(conn)
+                .await?,
+        )?;
         for interview in &linked {
             delete_with_event(conn, events, interview).await?;
         }
@@ -299,23 +334,72 @@ pub async fn delete_for_application(
     .await
 }
 
-async fn delete_with_event(
-    conn: &mut AsyncPgConnection,
-    events: &mut Events,
-    interview: &InterviewRow,
-) -> AppResult<()> {
+async fn delete_with_event(conn: &mut AsyncPgConnection, events: &mut Events, interview: &Interview) -> AppResult<()> {
     diesel::delete(interviews::table.find(interview.id)).execute(conn).await?;
     events.record(interview.event(INTERVIEW_DELETED, interview.version + 1, None));
     Ok(())
 }
 
-async fn lock_owned(conn: &mut AsyncPgConnection, owner: Uuid, id: Uuid) -> AppResult<InterviewRow> {
-    interviews::table
+async fn lock_owned(conn: &mut AsyncPgConnection, owner: Uuid, id: Uuid) -> AppResult<Interview> {
+    let row = interviews::table
         .filter(interviews::id.eq(id).and(interviews::owner_id.eq(owner)))
         .select(InterviewRow::as_select())
         .for_update()
         .first(conn)
         .await
         .optional()?
-        .ok_or(AppError::NotFound("interview"))
+        .ok_or(AppError::NotFound("interview"))?;
+    Ok(row.try_into()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> InterviewRow {
+        let now = db::now();
+        InterviewRow {
+            id: Uuid::nil(),
+            owner_id: Uuid::nil(),
+            application_id: None,
+            company: "Acme".into(),
+            position: "Backend Engineer".into(),
+            scheduled_at: now,
+            time_zone: "Europe/Paris".into(),
+            duration_minutes: Some(45),
+            interview_type: "ONSITE".into(),
+            details: None,
+            cancelled: false,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn a_row_becomes_an_interview() {
+        let interview = Interview::try_from(row()).unwrap();
+        assert_eq!(interview.interview_type, InterviewType::Onsite);
+        assert_eq!(interview.time_zone.as_str(), "Europe/Paris");
+        assert_eq!(interview.snapshot().interview_type, InterviewType::Onsite);
+    }
+
+    #[test]
+    fn an_unknown_stored_type_is_an_error_naming_it_not_online() {
+        let err = Interview::try_from(InterviewRow { interview_type: "VIDEO".into(), ..row() }).unwrap_err();
+        assert_eq!(
+            (err.column.table, err.column.name, err.value.as_deref()),
+            ("interviews", "interview_type", Some("VIDEO"))
+        );
+        assert!(
+            err.to_string()
+                .contains("interviews.interview_type of row 00000000-0000-0000-0000-000000000000 is \"VIDEO\"")
+        );
+    }
+
+    #[test]
+    fn an_unknown_stored_time_zone_is_an_error_naming_it() {
+        let err = Interview::try_from(InterviewRow { time_zone: "Mars/Olympus".into(), ..row() }).unwrap_err();
+        assert!(err.to_string().contains("interviews.time_zone") && err.to_string().contains("Mars/Olympus"), "{err}");
+    }
 }

@@ -13,7 +13,8 @@ use jobtracker_kit::{AppError, AppResult};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::store::{self, NewProfile, Profile, Store};
+use crate::model::Profile;
+use crate::store::{self, NewProfile, Store};
 
 /// Creates the profile of every new account.
 pub struct RegistrationHandler;

@@ -1,9 +1,11 @@
 //! Profile rules: what may be written into a public profile. Inputs become
 //! these types through one `parse` each; nothing downstream sees raw input.
 
+use chrono::{DateTime, Utc};
 use jobtracker_kit::AppError;
 use jobtracker_kit::validate::{HttpUrl, Patch, full_name, like_contains, optional_line};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 const MAX_TEXT_CHARS: usize = 200;
 const MAX_SKILLS: usize = 50;
@@ -26,6 +28,22 @@ pub enum SocialKind {
 pub struct SocialLink {
     pub kind: SocialKind,
     pub url: HttpUrl,
+}
+
+/// A public profile, as stored (the store builds it from its row).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Profile {
+    pub id: Uuid,
+    pub email: String,
+    pub full_name: String,
+    pub phone: Option<String>,
+    pub location: Option<String>,
+    pub headline: Option<String>,
+    pub skills: Vec<String>,
+    pub social_links: Vec<SocialLink>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
 }
 
 /// A phone number as people write it (`+33 6 12 34 56 78`, `(555) 123-4567`):

@@ -19,8 +19,8 @@ use jobtracker_kit::{AppError, AppResult};
 use uuid::Uuid;
 
 use crate::events::AccountsClient;
-use crate::model::{self, ProfilePatch, RawProfileInput, SocialKind};
-use crate::store::{Profile, Store};
+use crate::model::{self, Profile, ProfilePatch, RawProfileInput, SocialKind};
+use crate::store::Store;
 
 pub type UsersSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
@@ -53,7 +53,7 @@ impl From<Profile> for User {
         Self {
             id: ID(profile.id.to_string()),
             social_links: profile
-                .social_links()
+                .social_links
                 .into_iter()
                 .map(|link| SocialLink { kind: link.kind, url: link.url.as_str().to_string() })
                 .collect(),

@@ -1,4 +1,6 @@
-//! users' database: profiles and the profiles each user saved.
+//! users' database: profiles and the profiles each user saved. Rows become
+//! `model::Profile` in one place, right after they are read; a stored value
+//! that does not parse fails there (`kit::stored`).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -7,10 +9,13 @@ use jobtracker_kit::db::{self, Pool};
 use jobtracker_kit::events::contracts::{USER_UPDATED, UserUpdated};
 use jobtracker_kit::events::{Envelope, Outbox, Publisher};
 use jobtracker_kit::pagination::PageRequest;
+use jobtracker_kit::stored::{Column, UnreadableValue};
+use jobtracker_kit::validate::HttpUrl;
 use jobtracker_kit::{AppError, AppResult};
+use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::model::{ProfilePatch, SocialLink};
+use crate::model::{Profile, ProfilePatch, SocialKind, SocialLink};
 
 mod tables {
     diesel::table! {
@@ -44,7 +49,7 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = profiles)]
-pub struct Profile {
+struct ProfileRow {
     pub id: Uuid,
     pub email: String,
     pub full_name: String,
@@ -58,10 +63,50 @@ pub struct Profile {
     pub version: i64,
 }
 
-impl Profile {
-    pub fn social_links(&self) -> Vec<SocialLink> {
-        serde_json::from_value(self.social_links.clone()).unwrap_or_default()
+/// A social link as stored in `profiles.social_links`, before its URL is
+/// parsed again (serde alone would take any string as an `HttpUrl`).
+#[derive(Deserialize)]
+struct StoredSocialLink {
+    kind: SocialKind,
+    url: String,
+}
+
+impl TryFrom<ProfileRow> for Profile {
+    type Error = UnreadableValue;
+
+    fn try_from(row: ProfileRow) -> Result<Self, UnreadableValue> {
+        let column = Column::new("profiles", "social_links");
+        let unreadable =
+            |reason: &dyn std::fmt::Display| column.unreadable(row.id, Some(&row.social_links.to_string()), reason);
+        let stored: Vec<StoredSocialLink> =
+            serde_json::from_value(row.social_links.clone()).map_err(|err| unreadable(&err))?;
+        let social_links = stored
+            .into_iter()
+            .enumerate()
+            .map(|(i, link)| {
+                let url = HttpUrl::parse(&link.url, "url").map_err(|err| unreadable(&format!("link {i}: {err}")))?;
+                Ok(SocialLink { kind: link.kind, url })
+            })
+            .collect::<Result<_, UnreadableValue>>()?;
+        Ok(Self {
+            social_links,
+            id: row.id,
+            email: row.email,
+            full_name: row.full_name,
+            phone: row.phone,
+            location: row.location,
+            headline: row.headline,
+            skills: row.skills,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        })
     }
+}
+
+/// Rows read into profiles; the first unreadable one fails them all.
+fn domain(rows: Vec<ProfileRow>) -> Result<Vec<Profile>, UnreadableValue> {
+    rows.into_iter().map(Profile::try_from).collect()
 }
 
 /// Sort key of the name search: lower-cased name, then id.
@@ -88,14 +133,16 @@ impl Store {
 
     pub async fn get(&self, id: Uuid) -> AppResult<Option<Profile>> {
         let mut conn = self.pool.get().await?;
-        Ok(profiles::table.find(id).select(Profile::as_select()).first(&mut conn).await.optional()?)
+        let row = profiles::table.find(id).select(ProfileRow::as_select()).first(&mut conn).await.optional()?;
+        Ok(row.map(Profile::try_from).transpose()?)
     }
 
     /// Creates the profile unless it exists; returns the stored one.
     pub async fn ensure(&self, new: &NewProfile) -> AppResult<Profile> {
         let mut conn = self.pool.get().await?;
         insert_if_missing(&mut conn, new).await?;
-        Ok(profiles::table.find(new.id).select(Profile::as_select()).first(&mut conn).await?)
+        let row = profiles::table.find(new.id).select(ProfileRow::as_select()).first(&mut conn).await?;
+        Ok(Profile::try_from(row)?)
     }
 
     /// Case-insensitive partial match on the full name, ordered by name.
@@ -103,7 +150,7 @@ impl Store {
     pub async fn search(&self, pattern: &str, page: &PageRequest<NameCursor>) -> AppResult<(Vec<Profile>, i64)> {
         let mut conn = self.pool.get().await?;
         let matching = || profiles::table.filter(lower(profiles::full_name).like(pattern.to_string()).escape('\\'));
-        let mut query = matching().select(Profile::as_select()).into_boxed();
+        let mut query = matching().select(ProfileRow::as_select()).into_boxed();
         if let Some((name, id)) = &page.after {
             query = query.filter(
                 lower(profiles::full_name)
@@ -114,7 +161,7 @@ impl Store {
         let rows =
             query.order((lower(profiles::full_name), profiles::id)).limit(page.fetch_limit()).load(&mut conn).await?;
         let total: i64 = matching().count().get_result(&mut conn).await?;
-        Ok((rows, total))
+        Ok((domain(rows)?, total))
     }
 
     /// Applies the patch, bumps the version and emits `user.updated`.
@@ -122,9 +169,9 @@ impl Store {
     pub async fn update(&self, id: Uuid, patch: ProfilePatch) -> AppResult<Profile> {
         self.publisher
             .transaction(async |conn, events| -> AppResult<Profile> {
-                let current: Profile = profiles::table
+                let current: ProfileRow = profiles::table
                     .find(id)
-                    .select(Profile::as_select())
+                    .select(ProfileRow::as_select())
                     .for_update()
                     .first(conn)
                     .await
@@ -134,7 +181,7 @@ impl Store {
                     Some(links) => serde_json::to_value(links).map_err(AppError::internal)?,
                     None => current.social_links.clone(),
                 };
-                let updated: Profile = diesel::update(profiles::table.find(id))
+                let updated: ProfileRow = diesel::update(profiles::table.find(id))
                     .set((
                         profiles::full_name.eq(patch.full_name.unwrap_or(current.full_name)),
                         profiles::phone.eq(patch.phone.unwrap_or(current.phone)),
@@ -145,7 +192,7 @@ impl Store {
                         profiles::updated_at.eq(db::now()),
                         profiles::version.eq(current.version + 1),
                     ))
-                    .returning(Profile::as_returning())
+                    .returning(ProfileRow::as_returning())
                     .get_result(conn)
                     .await?;
                 let event = Envelope::new(
@@ -165,7 +212,7 @@ impl Store {
                     },
                 );
                 events.record(event);
-                Ok(updated)
+                Ok(Profile::try_from(updated)?)
             })
             .await
     }
@@ -199,13 +246,14 @@ impl Store {
     /// Profiles the owner saved, most recently saved first.
     pub async fn saved_by(&self, owner: Uuid) -> AppResult<Vec<Profile>> {
         let mut conn = self.pool.get().await?;
-        Ok(saved_profiles::table
+        let rows = saved_profiles::table
             .inner_join(profiles::table)
             .filter(saved_profiles::owner_id.eq(owner))
             .order((saved_profiles::saved_at.desc(), profiles::id))
-            .select(Profile::as_select())
+            .select(ProfileRow::as_select())
             .load(&mut conn)
-            .await?)
+            .await?;
+        Ok(domain(rows)?)
     }
 }
 
@@ -222,4 +270,52 @@ pub async fn insert_if_missing(conn: &mut AsyncPgConnection, new: &NewProfile) -
         .on_conflict_do_nothing()
         .execute(conn)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn row(social_links: serde_json::Value) -> ProfileRow {
+        let now = db::now();
+        ProfileRow {
+            id: Uuid::nil(),
+            email: "ada@example.com".into(),
+            full_name: "Ada Lovelace".into(),
+            phone: None,
+            location: None,
+            headline: None,
+            skills: vec!["Rust".into()],
+            social_links,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn stored_social_links_are_read_back() {
+        let profile = Profile::try_from(row(json!([{ "kind": "GITHUB", "url": "https://github.com/ada" }]))).unwrap();
+        assert_eq!(profile.social_links.len(), 1);
+        assert_eq!(
+            (profile.social_links[0].kind, profile.social_links[0].url.as_str()),
+            (SocialKind::Github, "https://github.com/ada")
+        );
+        assert_eq!(Profile::try_from(row(json!([]))).unwrap().social_links, []);
+    }
+
+    #[test]
+    fn unreadable_social_links_are_an_error_naming_them_not_dropped() {
+        for (links, named) in [
+            (json!([{ "kind": "MASTODON", "url": "https://example.social/@ada" }]), "MASTODON"),
+            (json!([{ "kind": "GITHUB", "url": "javascript:alert(1)" }]), "javascript:alert(1)"),
+            (json!({ "github": "https://github.com/ada" }), "github"),
+        ] {
+            let err = Profile::try_from(row(links)).unwrap_err().to_string();
+            assert!(err.contains("profiles.social_links of row 00000000-0000-0000-0000-000000000000"), "{err}");
+            assert!(err.contains(named), "{err}");
+        }
+    }
 }

@@ -58,3 +58,27 @@ impl Envelope {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::contracts::{INTERVIEW_UPDATED, InterviewChanged};
+
+    #[test]
+    fn a_payload_with_an_unknown_enum_value_is_a_permanent_error_naming_it() {
+        let id = Uuid::now_v7();
+        let payload = serde_json::json!({
+            "interview": {
+                "interviewId": id, "ownerId": id, "applicationId": null, "company": "Acme", "position": "Engineer",
+                "scheduledAt": "2026-01-08T09:00:00Z", "timeZone": "UTC", "durationMinutes": null,
+                "interviewType": "VIDEO", "details": null, "cancelled": false,
+                "createdAt": "2026-01-06T12:00:00Z", "updatedAt": "2026-01-06T12:00:00Z"
+            },
+            "previousScheduledAt": null
+        });
+        let event = Envelope::new(INTERVIEW_UPDATED, id, id, 2, &payload);
+        let err = event.payload::<InterviewChanged>().unwrap_err();
+        assert!(err.is_permanent());
+        assert!(err.to_string().contains("unknown variant `VIDEO`"), "{err}");
+    }
+}

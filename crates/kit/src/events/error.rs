@@ -2,7 +2,8 @@
 //! transient failure (database, pool, broker, timeouts, another service
 //! down) is retried until it succeeds — the queue waits; a permanent one
 //! (a payload that does not decode, a contract the handler does not know, a
-//! constraint the data can never meet) is dead-lettered at once, to be
+//! constraint the data can never meet, a stored value that does not read —
+//! [`crate::stored::UnreadableValue`]) is dead-lettered at once, to be
 //! replayed with `jobtracker events replay-dlq` after a fix.
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -39,7 +40,7 @@ impl HandlerError {
         let permanent = err.chain().find_map(|cause| {
             if let Some(db) = cause.downcast_ref::<DieselError>() {
                 Some(diesel_is_permanent(db))
-            } else if cause.is::<serde_json::Error>() {
+            } else if cause.is::<serde_json::Error>() || cause.is::<crate::stored::UnreadableValue>() {
                 Some(true)
             } else if let Some(app) = cause.downcast_ref::<crate::AppError>() {
                 // Internal errors carry their own cause further down the chain.
@@ -111,5 +112,14 @@ mod tests {
         let internal: anyhow::Error = crate::AppError::internal(anyhow::anyhow!("connection refused")).into();
         assert!(!HandlerError::classify(internal).is_permanent());
         assert!(!HandlerError::classify(anyhow::anyhow!("timed out")).is_permanent());
+    }
+
+    #[test]
+    fn an_unreadable_stored_row_is_permanent_even_inside_an_internal_error() {
+        let column = crate::stored::Column::new("interviews", "interview_type");
+        let unreadable: crate::AppError = column.unreadable(1, Some("VIDEO"), "unknown").into();
+        let err = HandlerError::from(unreadable);
+        assert!(err.is_permanent());
+        assert!(err.to_string().contains("interviews.interview_type of row 1 is \"VIDEO\""), "{err}");
     }
 }

@@ -2,7 +2,9 @@ use std::time::Duration;
 
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use jobtracker_kit::events::Envelope;
+use jobtracker_analytics::EVENTS_QUEUE as ANALYTICS_EVENTS;
+use jobtracker_kit::events::contracts::APPLICATION_STATUS_CHANGED;
+use jobtracker_kit::events::{Envelope, dlq};
 use jobtracker_testkit::events;
 use uuid::Uuid;
 
@@ -75,4 +77,32 @@ async fn rebuilding_from_the_outboxes_yields_identical_numbers() {
     assert!(report.events >= 12 && report.aggregates >= 7, "{report:?}");
     assert_eq!(ada.analytics().await, before);
     assert_eq!(grace.analytics().await, grace_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_with_an_unknown_status_is_dead_lettered_and_counts_nothing() {
+    let app = TestAnalytics::spawn().await;
+    let ada = app.user("Ada").await;
+    let id = ada.create("Acme", "Backend Engineer", "Berlin", "SAVED").await;
+    ada.move_to(&id, "APPLIED").await;
+    let before = ada.analytics_when(|a| a["funnel"]["applied"] == 1).await;
+    let processed_before = processed(&app).await;
+
+    // A newer version of the application in a status analytics does not know.
+    let mut poisoned = published(&app).await.into_iter().rfind(|e| e.event_type == APPLICATION_STATUS_CHANGED).unwrap();
+    poisoned.id = Uuid::now_v7();
+    poisoned.aggregate_version += 1;
+    poisoned.payload["to"] = "ARCHIVED".into();
+    poisoned.payload["application"]["status"] = "ARCHIVED".into();
+    events::republish(&app.stack.env.bus, [poisoned]).await;
+
+    // Dead-lettered at once (not retried): the replay finds it there.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while dlq::replay(&app.stack.env.bus, &ANALYTICS_EVENTS).await.unwrap() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the event with an unknown status was not dead-lettered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(processed(&app).await, processed_before, "never recorded as processed");
+    assert_eq!(ada.analytics().await, before, "numbers unchanged");
 }

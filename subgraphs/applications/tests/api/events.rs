@@ -1,4 +1,6 @@
-use jobtracker_kit::events::contracts::{ApplicationDeleted, ApplicationSnapshot, ApplicationStatusChanged};
+use jobtracker_kit::events::contracts::{
+    ApplicationDeleted, ApplicationSnapshot, ApplicationStatus, ApplicationStatusChanged,
+};
 use jobtracker_testkit::EventTap;
 use serde_json::json;
 
@@ -57,10 +59,10 @@ async fn every_change_is_published_with_a_complete_payload() {
     let digest = changed.application.status_digest.expect("version 2 events carry the status digest");
     assert_eq!(
         (digest.changes, digest.reached.as_slice()),
-        (2, ["SAVED".to_string(), "APPLIED".to_string()].as_slice())
+        (2, [ApplicationStatus::Saved, ApplicationStatus::Applied].as_slice())
     );
     assert!(changed.application.status_history.is_empty(), "the history itself is not published");
     assert!(events.iter().all(|e| e.version == 2));
     let deleted: ApplicationDeleted = events[3].payload().unwrap();
-    assert_eq!(deleted.application.status, "APPLIED");
+    assert_eq!(deleted.application.status, ApplicationStatus::Applied);
 }

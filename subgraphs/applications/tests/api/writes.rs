@@ -141,3 +141,33 @@ async fn delete_returns_the_id_and_the_application_is_gone() {
     let again = me.run("mutation($id: ID!) { deleteApplication(id: $id) }", json!({ "id": id })).await;
     assert_eq!(again.error_code(), "NOT_FOUND");
 }
+
+#[tokio::test]
+async fn a_stored_status_this_version_does_not_know_is_an_internal_error_not_a_panic() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let app = TestApps::spawn().await;
+    let (_, me) = app.user("Ada").await;
+    let id = create(&me, json!({ "company": "Acme", "position": "SRE" })).await["id"].as_str().unwrap().to_string();
+    // A history entry written by a newer version of the service.
+    let mut conn = AsyncPgConnection::establish(&app.env.database("applications").url()).await.unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO status_changes (application_id, from_status, to_status, changed_at) \
+         VALUES ('{id}', 'SAVED', 'ARCHIVED', now())"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let history =
+        me.run("query($id: ID!) { application(id: $id) { statusHistory { to } } }", json!({ "id": id })).await;
+    let moved = me
+        .run("mutation($id: ID!) { changeApplicationStatus(id: $id, status: APPLIED) { status } }", json!({ "id": id }))
+        .await;
+    let still_served = me.run("query($id: ID!) { application(id: $id) { company status } }", json!({ "id": id })).await;
+
+    for response in [&history, &moved] {
+        assert_eq!(response.error_code(), "INTERNAL");
+        assert_eq!(response.errors()[0]["message"], "internal error", "the cause stays in the logs");
+    }
+    assert_eq!(still_served.data()["application"], json!({ "company": "Acme", "status": "SAVED" }), "nothing changed");
+}
