@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use jobtracker_kit::service::process_url;
 use jobtracker_kit::service_token::{self, ServiceToken};
 use jobtracker_services::SERVICES;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -42,10 +41,8 @@ pub fn run_all(supergraph: Option<PathBuf>) -> anyhow::Result<()> {
                 shutdown.clone(),
             )));
         }
-        // The router serves without auth, but signed-in requests wait for its keys.
-        if let Some(auth) = jobtracker_services::find("auth") {
-            wait_for_health(&process_url(auth), &shutdown).await;
-        }
+        // No waiting for the subgraphs: the router serves without them and
+        // loads auth's keys whenever auth is up.
         children.push(tokio::spawn(supervise(Target::Router, supergraph, service_token, shutdown.clone())));
         tracing::info!(
             "router on http://{}:{}/graphql (playground in a browser)",
@@ -57,17 +54,6 @@ pub fn run_all(supergraph: Option<PathBuf>) -> anyhow::Result<()> {
         }
         Ok(())
     })
-}
-
-async fn wait_for_health(base_url: &str, shutdown: &CancellationToken) {
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline && !shutdown.is_cancelled() {
-        if client.get(format!("{base_url}/health")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// Keeps one service running until shutdown.

@@ -260,3 +260,120 @@ async fn a_subgraph_that_is_down_is_an_internal_error_without_its_details() {
     };
     assert_eq!(refused["payload"][0]["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_nested_requests_are_refused_and_every_worker_keeps_serving() {
+    let system = System::start().await;
+    let deep = format!("{{ {}b{} }}", "a { ".repeat(60), " }".repeat(60));
+    let deep_variables = json!({ "query": "{ __typename }", "variables": { "x": serde_json::from_str::<Value>(&format!("{}{}", "[".repeat(100), "]".repeat(100))).unwrap() } });
+    let client = reqwest::Client::new();
+    // More attempts than the router has workers: none of them may be lost.
+    for _ in 0..6 {
+        let started = Instant::now();
+        let refused = system.gql.run(&deep, json!({})).await;
+        assert_eq!(refused.error_code(), "BAD_USER_INPUT", "{}", refused.body);
+        let body = client.post(system.router.graphql_url()).json(&deep_variables).send().await.unwrap();
+        assert_eq!(body.status(), 400);
+        assert!(started.elapsed() < Duration::from_secs(2), "refused at once");
+    }
+    for _ in 0..6 {
+        assert_eq!(system.gql.run("{ __typename }", json!({})).await.data()["__typename"], "Query");
+    }
+    // The same document over a WebSocket never reaches Hive's parser either.
+    let mut ws = WsClient::connect(&system.router.ws_url(), json!({})).await.expect("acknowledged");
+    ws.subscribe("deep", &deep).await;
+    let refused = ws.next_message(Duration::from_secs(5)).await.expect("an answer");
+    assert_eq!(refused["payload"][0]["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    ws.subscribe("fine", "{ __typename }").await;
+    let fine = ws.next_message(Duration::from_secs(5)).await.expect("still served");
+    assert_eq!(fine["payload"]["data"]["__typename"], "Query", "{fine}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_under_the_graphql_endpoint_are_gated_too() {
+    let system = System::start_with(options(&[("RATE_LIMIT_PER_SECOND", "0.5"), ("RATE_LIMIT_BURST", "20")])).await;
+    let (ada, _) = system.sign_up("Ada Lovelace").await;
+    let under = Gql::new(format!("{}/x", system.router.graphql_url()));
+    let forged = format!("Bearer {}", forged_token(&ada.user_id));
+    assert_eq!(under.run_with_authorization(&forged, "{ me { id } }", json!({})).await.status, 401);
+    let mut limited = 0;
+    for _ in 0..40 {
+        if under.run("{ __typename }", json!({})).await.status == 429 {
+            limited += 1;
+        }
+    }
+    assert!(limited >= 15, "only {limited} of 40 refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_connection_init_closes_the_connection_and_leaves_no_relay() {
+    let system = System::start().await;
+    let (ada, _) = system.sign_up("Ada Lovelace").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let baseline = system.router.open_sockets();
+    let mut ws = WsClient::connect(&system.router.ws_url(), bearer(&ada.access_token)).await.expect("acknowledged");
+    for _ in 0..20 {
+        ws.send(json!({ "type": "connection_init", "payload": bearer(&ada.access_token) })).await;
+    }
+    assert_eq!(ws.close_code(Duration::from_secs(5)).await, Some(4429));
+    drop(ws);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while system.router.open_sockets() > baseline + 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(system.router.open_sockets() <= baseline + 2, "{baseline} → {}", system.router.open_sockets());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_nested_in_headers_is_verified_as_hive_would_read_it() {
+    let system = System::start().await;
+    let (ada, _) = system.sign_up("Ada Lovelace").await;
+    let url = system.router.ws_url();
+    let forged = format!("Bearer {}", forged_token(&ada.user_id));
+    for payload in [json!({ "headers": { "Authorization": forged } }), json!({ "Authorization": 123 })] {
+        let refused = WsClient::connect(&url, payload.clone()).await;
+        assert!(matches!(refused, Err(Refused::Closed(Some(4403)))), "{payload}: {:?}", refused.err());
+    }
+    let mut ws =
+        WsClient::connect(&url, json!({ "headers": { "authorization": format!("Bearer {}", ada.access_token) } }))
+            .await
+            .expect("a real token nested in headers is accepted");
+    ws.subscribe("me", "{ me { id } }").await;
+    let me = ws.next_message(Duration::from_secs(5)).await.expect("an answer");
+    assert_eq!(me["payload"]["data"]["me"]["id"], ada.user_id.as_str(), "{me}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credential_mutations_split_across_fetches_are_refused_whole() {
+    let system = System::start().await;
+    let (ada, _) = system.sign_up("Ada Lovelace").await;
+    let split = format!(
+        r#"mutation {{ a: login(email: "{0}", password: "wrong password 1") {{ accessToken }}
+            x: deleteApplication(id: "00000000-0000-0000-0000-000000000000")
+            b: login(email: "{0}", password: "wrong password 2") {{ accessToken }} }}"#,
+        ada.email
+    );
+    let refused = system.gql.run(&split, json!({})).await;
+    assert_eq!(refused.error_code(), "BAD_USER_INPUT", "{}", refused.body);
+    assert_eq!(refused.errors().len(), 1, "nothing ran: {}", refused.body);
+    // Five wrong guesses are all still the owner's.
+    let login =
+        format!(r#"mutation {{ login(email: "{}", password: "{}") {{ accessToken }} }}"#, ada.email, ada.password);
+    assert!(system.gql.run(&login, json!({})).await.data()["login"]["accessToken"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_with_a_nul_character_is_bad_input_not_internal() {
+    let system = System::start().await;
+    let (_, ada) = system.sign_up("Ada Lovelace").await;
+    let cases = [
+        ("{ users(search: \"ab\\u0000\") { totalCount } }", "search"),
+        ("{ applications(filter: { search: \"a\\u0000b\" }) { totalCount } }", "filter.search"),
+        ("mutation { updateProfile(input: { skills: [\"a\\u0000b\"] }) { id } }", "input.skills.0"),
+    ];
+    for (query, field) in cases {
+        let response = ada.run(query, json!({})).await;
+        assert_eq!(response.error_code(), "BAD_USER_INPUT", "{query}: {}", response.body);
+        assert_eq!(response.error_field(), Some(field), "{query}");
+    }
+}

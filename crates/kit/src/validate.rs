@@ -82,6 +82,19 @@ pub fn full_name(raw: &str, field: &str) -> Result<String, AppError> {
     Ok(name)
 }
 
+/// A search box's text: trimmed, lower-cased, at most `max` characters and
+/// no control characters (PostgreSQL refuses a NUL in text outright).
+pub fn search_text(raw: &str, field: &str, max: usize) -> Result<String, AppError> {
+    let term = raw.trim().to_lowercase();
+    if term.chars().count() > max {
+        return Err(AppError::bad_input(field, format!("search must be at most {max} characters")));
+    }
+    if term.chars().any(char::is_control) {
+        return Err(AppError::bad_input(field, "search must not contain control characters"));
+    }
+    Ok(term)
+}
+
 /// A LIKE pattern matching `term` anywhere: `\`, `%` and `_` in the term
 /// are escaped so that they match themselves. Use it with `ESCAPE '\'`
 /// (diesel: `.like(pattern).escape('\\')`).

@@ -66,6 +66,24 @@ impl WsClient {
         }
     }
 
+    /// Sends any message (to test how the server takes it).
+    pub async fn send(&mut self, message: Value) {
+        send(&mut self.stream, message).await;
+    }
+
+    /// The close code the server ends the connection with within `wait`
+    /// (answering pings meanwhile); `None` if it does not close.
+    pub async fn close_code(&mut self, wait: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await.ok()?? {
+                Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+
     pub async fn subscribe(&mut self, id: &str, query: &str) {
         send(&mut self.stream, json!({ "id": id, "type": "subscribe", "payload": { "query": query } })).await;
     }

@@ -9,7 +9,14 @@
 //!    address; over it, 429 with `Retry-After` and RATE_LIMITED.
 //! 3. WebSocket upgrades are taken over by `ws_gate`, which applies the same
 //!    identity and the same buckets to every message.
-//! 4. Errors leaving the router carry only our contract's codes (`errors`).
+//! 4. Before Hive parses anything: bodies and documents nested deeper than
+//!    a legitimate request are refused (a deep one overflows a worker's
+//!    stack), and so is more than one credential mutation per request
+//!    (`document`).
+//! 5. Errors leaving the router carry only our contract's codes (`errors`).
+//!
+//! Every path is gated (Hive serves GraphQL under `/graphql/…` too) except
+//! the health probes.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,11 +25,14 @@ use hive_router::http::StatusCode;
 use hive_router::ntex::http::Response;
 use hive_router::plugins::hooks::on_execute::{OnExecuteStartHookPayload, OnExecuteStartHookResult};
 use hive_router::plugins::hooks::on_graphql_error::{OnGraphQLErrorHookPayload, OnGraphQLErrorHookResult};
+use hive_router::plugins::hooks::on_graphql_params::{OnGraphQLParamsStartHookPayload, OnGraphQLParamsStartHookResult};
 use hive_router::plugins::hooks::on_http_request::{OnHttpRequestHookFuture, OnHttpRequestHookPayload};
 use hive_router::plugins::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
+use hive_router::plugins::hooks::on_query_plan::{OnQueryPlanStartHookPayload, OnQueryPlanStartHookResult};
 use hive_router::plugins::plugin_trait::{EndHookPayload, RouterPlugin, StartHookPayload};
 use serde::Deserialize;
 
+use super::document::{self, MAX_JSON_NESTING, MAX_NESTING};
 use super::rate_limit::{RateLimitConfig, RateLimiter};
 use super::ws_gate::{ConnectionSlots, RELAY_HEADER, WsGate};
 use super::{error_body, errors, graphql_error};
@@ -91,7 +101,7 @@ impl RouterPlugin for GatePlugin {
     fn on_http_request<'req>(&'req self, payload: OnHttpRequestHookPayload<'req>) -> OnHttpRequestHookFuture<'req> {
         Box::pin(async move {
             let request = &payload.router_http_request;
-            if request.path() != self.graphql_path {
+            if HEALTH_PROBES.contains(&request.path()) {
                 return payload.proceed();
             }
             let headers = request.headers();
@@ -100,7 +110,7 @@ impl RouterPlugin for GatePlugin {
                 .get("upgrade")
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-            if is_upgrade {
+            if is_upgrade && request.path() == self.graphql_path {
                 if self.websockets.is_relay(headers.get(RELAY_HEADER).and_then(|v| v.to_str().ok())) {
                     return payload.proceed();
                 }
@@ -141,6 +151,35 @@ impl RouterPlugin for GatePlugin {
         })
     }
 
+    async fn on_graphql_params<'exec>(
+        &'exec self,
+        payload: OnGraphQLParamsStartHookPayload<'exec>,
+    ) -> OnGraphQLParamsStartHookResult<'exec> {
+        if document::json_nesting(&payload.body) > MAX_JSON_NESTING {
+            return payload.end_with_response(bad_input(&format!("JSON nested deeper than {MAX_JSON_NESTING} levels")));
+        }
+        payload.on_end(|end| {
+            let query = end.graphql_params.query.as_deref().unwrap_or_default();
+            if document::graphql_nesting(query) > MAX_NESTING {
+                return end.end_with_response(bad_input(&format!("document nested deeper than {MAX_NESTING} levels")));
+            }
+            end.proceed()
+        })
+    }
+
+    async fn on_query_plan<'exec>(
+        &'exec self,
+        payload: OnQueryPlanStartHookPayload<'exec>,
+    ) -> OnQueryPlanStartHookResult<'exec> {
+        if document::credential_mutations(payload.filtered_operation_for_plan) > 1 {
+            let mut error =
+                graphql_error("at most one of register, login and refreshToken per request", "BAD_USER_INPUT");
+            error.extensions.set("field".into(), "mutation".into());
+            return payload.end_with_graphql_error(error, StatusCode::OK);
+        }
+        payload.proceed()
+    }
+
     async fn on_execute<'exec>(
         &'exec self,
         payload: OnExecuteStartHookPayload<'exec>,
@@ -158,6 +197,13 @@ impl RouterPlugin for GatePlugin {
         errors::to_contract(&mut payload.error, errors::Stage::Pipeline);
         payload.proceed()
     }
+}
+
+/// Probes answer without a token bucket (orchestrators poll them).
+const HEALTH_PROBES: &[&str] = &["/health", "/readiness"];
+
+fn bad_input(message: &str) -> Response {
+    refusal(StatusCode::BAD_REQUEST, message, "BAD_USER_INPUT", None)
 }
 
 fn too_many(retry_after: u64) -> Response {

@@ -1,5 +1,6 @@
 //! Our plugins for Hive Router, each a hook on Hive's request pipeline.
 
+pub mod document;
 pub mod errors;
 pub mod gate;
 pub mod playground;

@@ -30,6 +30,7 @@ use hive_router::ntex::{SharedCfg, rt, web};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::document::{self, MAX_JSON_NESTING, MAX_NESTING};
 use super::errors;
 use super::rate_limit::RateLimiter;
 use crate::identity::{Caller, Identity};
@@ -113,8 +114,42 @@ struct Envelope {
 
 enum State {
     AwaitingInit,
-    Relaying { upstream: WsSink, bucket: String },
+    /// `connection_init` received, its token being checked.
+    Initialising,
+    Relaying {
+        upstream: WsSink,
+        bucket: String,
+    },
     Closed,
+}
+
+/// What the relay does with one client message.
+enum Verdict {
+    Forward,
+    Answer(Message),
+    Ignore,
+    Close(u16, &'static str),
+}
+
+/// An `error` message ending operation `id`.
+fn operation_error(id: &str, error: serde_json::Value) -> Message {
+    text_message(json!({ "id": id, "type": "error", "payload": [error] }))
+}
+
+/// The `Authorization` of a `connection_init` payload, read as Hive reads
+/// headers there: from a nested `headers` object when there is one, else
+/// from the top-level fields. `Err` when present but not a string (Hive
+/// would still forward it, so it cannot pass as anonymous).
+fn init_authorization(payload: Option<&serde_json::Value>) -> Result<Option<String>, ()> {
+    let Some(fields) = payload.and_then(|p| p.get("headers").filter(|h| h.is_object()).or(Some(p))) else {
+        return Ok(None);
+    };
+    let Some(fields) = fields.as_object() else { return Ok(None) };
+    match fields.iter().find(|(key, _)| key.eq_ignore_ascii_case("authorization")) {
+        None => Ok(None),
+        Some((_, serde_json::Value::String(value))) => Ok(Some(value.clone())),
+        Some(_) => Err(()),
+    }
 }
 
 /// One client connection.
@@ -132,11 +167,16 @@ impl Drop for Connection {
     /// The client went away (closed, reset or timed out): end its relay so
     /// Hive drops the subscriptions and the upstream socket is released.
     fn drop(&mut self) {
-        if let State::Relaying { upstream, .. } = std::mem::replace(self.state.get_mut(), State::Closed) {
-            rt::spawn(async move {
-                let _ = upstream.send(Message::Close(Some(CloseCode::Normal.into()))).await;
-            });
-        }
+        end_relay(std::mem::replace(self.state.get_mut(), State::Closed));
+    }
+}
+
+/// Closes the upstream of a state that was relaying.
+fn end_relay(state: State) {
+    if let State::Relaying { upstream, .. } = state {
+        rt::spawn(async move {
+            let _ = upstream.send(Message::Close(Some(CloseCode::Normal.into()))).await;
+        });
     }
 }
 
@@ -146,6 +186,7 @@ impl Connection {
         let relay = match &*self.state.borrow() {
             State::Relaying { upstream, bucket } => Some((upstream.clone(), bucket.clone())),
             State::Closed => return None,
+            State::Initialising => return self.during_init(frame),
             State::AwaitingInit => None,
         };
         match (relay, frame) {
@@ -153,14 +194,16 @@ impl Connection {
             (None, Frame::Text(text)) => self.on_init(text).await,
             (None, Frame::Close(reason)) => Some(Message::Close(reason)),
             (None, _) => None,
-            (Some((upstream, bucket)), Frame::Text(text)) => {
-                if let Some(refusal) = self.over_limit(&bucket, &text) {
-                    return refusal;
+            (Some((upstream, bucket)), Frame::Text(text)) => match self.screen(&bucket, &text) {
+                Verdict::Forward => {
+                    let message = ByteString::try_from(text).ok().map(Message::Text)?;
+                    let _ = upstream.send(message).await;
+                    None
                 }
-                let message = ByteString::try_from(text).ok().map(Message::Text)?;
-                let _ = upstream.send(message).await;
-                None
-            }
+                Verdict::Answer(message) => Some(message),
+                Verdict::Ignore => None,
+                Verdict::Close(code, reason) => self.refuse(code, reason),
+            },
             (Some((upstream, _)), Frame::Close(reason)) => {
                 *self.state.borrow_mut() = State::Closed;
                 let _ = upstream.send(Message::Close(reason.clone())).await;
@@ -175,28 +218,64 @@ impl Connection {
         }
     }
 
-    /// `Some(answer)` when this message is over the caller's rate: a
-    /// `subscribe` gets an `error` for its id, anything else is dropped.
-    /// Completing an operation and answering a ping are always free.
-    fn over_limit(&self, bucket: &str, text: &Bytes) -> Option<Option<Message>> {
-        let envelope: Option<Envelope> = serde_json::from_slice(text).ok();
-        let kind = envelope.as_ref().map(|e| e.kind.as_str()).unwrap_or_default();
-        if matches!(kind, "complete" | "pong") {
-            return None;
+    /// A frame that arrives while `connection_init` is being checked: the
+    /// protocol allows nothing but control frames until the acknowledgement.
+    fn during_init(&self, frame: Frame) -> Option<Message> {
+        match frame {
+            Frame::Ping(bytes) => Some(Message::Pong(bytes)),
+            Frame::Text(text) => {
+                let kind = serde_json::from_slice::<Envelope>(&text).map(|e| e.kind).unwrap_or_default();
+                match kind.as_str() {
+                    "connection_init" => self.refuse(4429, "Too many initialisation requests"),
+                    _ => self.refuse(4401, "Unauthorized"),
+                }
+            }
+            _ => None,
         }
-        let retry_after = self.gate.limiter.try_acquire(bucket, Instant::now()).err()?;
-        let subscribing = kind == "subscribe";
-        let id = envelope.and_then(|e| e.id).filter(|_| subscribing);
-        Some(id.map(|id| {
-            text_message(json!({
-                "id": id,
-                "type": "error",
-                "payload": [{
-                    "message": "too many requests, slow down",
-                    "extensions": { "code": "RATE_LIMITED", "retryAfter": retry_after },
-                }],
-            }))
-        }))
+    }
+
+    /// What to do with a client message once the connection is relayed:
+    /// every message but `complete`/`pong` costs a token of the caller's
+    /// bucket; a second `connection_init` or an unreadable message closes the
+    /// connection; a document nested too deep never reaches Hive's parser.
+    fn screen(&self, bucket: &str, text: &Bytes) -> Verdict {
+        if document::json_nesting(text) > MAX_JSON_NESTING {
+            return Verdict::Close(4400, "Invalid message");
+        }
+        let Ok(envelope) = serde_json::from_slice::<Envelope>(text) else {
+            return Verdict::Close(4400, "Invalid message");
+        };
+        match envelope.kind.as_str() {
+            "complete" | "pong" => return Verdict::Forward,
+            "connection_init" => return Verdict::Close(4429, "Too many initialisation requests"),
+            _ => {}
+        }
+        let subscription = envelope.id.clone().filter(|_| envelope.kind == "subscribe");
+        if let Err(retry_after) = self.gate.limiter.try_acquire(bucket, Instant::now()) {
+            return match subscription {
+                Some(id) => Verdict::Answer(operation_error(
+                    &id,
+                    json!({
+                        "message": "too many requests, slow down",
+                        "extensions": { "code": "RATE_LIMITED", "retryAfter": retry_after },
+                    }),
+                )),
+                None => Verdict::Ignore,
+            };
+        }
+        if let Some(id) = subscription {
+            let query = envelope.payload.as_ref().and_then(|p| p["query"].as_str()).unwrap_or_default();
+            if document::graphql_nesting(query) > MAX_NESTING {
+                return Verdict::Answer(operation_error(
+                    &id,
+                    json!({
+                        "message": format!("document nested deeper than {MAX_NESTING} levels"),
+                        "extensions": { "code": "BAD_USER_INPUT" },
+                    }),
+                ));
+            }
+        }
+        Verdict::Forward
     }
 
     async fn on_init(&self, text: Bytes) -> Option<Message> {
@@ -205,13 +284,11 @@ impl Connection {
             *self.state.borrow_mut() = State::Closed;
             return Some(close(4401, "Unauthorized"));
         };
-        let authorization = init
-            .payload
-            .as_ref()
-            .and_then(|payload| payload.as_object())
-            .and_then(|fields| fields.iter().find(|(key, _)| key.eq_ignore_ascii_case("authorization")))
-            .map(|(_, value)| value.as_str().unwrap_or_default().to_owned());
-        let caller = self.gate.identity.caller(authorization.as_deref()).await;
+        *self.state.borrow_mut() = State::Initialising;
+        let caller = match init_authorization(init.payload.as_ref()) {
+            Ok(authorization) => self.gate.identity.caller(authorization.as_deref()).await,
+            Err(()) => Caller::Refused,
+        };
         let bucket = match caller {
             Caller::User(_) => caller.subject_key().unwrap_or_default(),
             Caller::Anonymous => self.address_key.clone(),
@@ -229,8 +306,9 @@ impl Connection {
         None
     }
 
+    /// Closes the client's connection with `code` and ends its relay.
     fn refuse(&self, code: u16, reason: &str) -> Option<Message> {
-        *self.state.borrow_mut() = State::Closed;
+        end_relay(self.state.replace(State::Closed));
         Some(close(code, reason))
     }
 
@@ -337,6 +415,21 @@ fn spawn_init_timeout(connection: Weak<Connection>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_authorization_is_read_where_hive_reads_it() {
+        let read = |payload: serde_json::Value| init_authorization(Some(&payload));
+        assert_eq!(read(json!({ "Authorization": "Bearer a" })), Ok(Some("Bearer a".into())));
+        assert_eq!(
+            read(json!({ "headers": { "authorization": "Bearer b" }, "Authorization": "Bearer a" })),
+            Ok(Some("Bearer b".into()))
+        );
+        assert_eq!(read(json!({ "headers": "x", "authorization": "Bearer a" })), Ok(Some("Bearer a".into())));
+        assert_eq!(read(json!({ "Authorization": 123 })), Err(()));
+        assert_eq!(read(json!({ "headers": { "Authorization": null } })), Err(()));
+        assert_eq!(read(json!({})), Ok(None));
+        assert_eq!(init_authorization(None), Ok(None));
+    }
 
     #[test]
     fn slots_are_bounded_and_given_back() {

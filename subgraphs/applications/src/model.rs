@@ -4,7 +4,9 @@
 use async_graphql::Enum;
 use chrono::{DateTime, Utc};
 use jobtracker_kit::AppError;
-use jobtracker_kit::validate::{HttpUrl, Patch, like_contains, optional_line, optional_text, required_line};
+use jobtracker_kit::validate::{
+    HttpUrl, Patch, like_contains, optional_line, optional_text, required_line, search_text,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -260,17 +262,8 @@ pub struct ApplicationCursor {
 
 /// A search term as a LIKE pattern over `lower(company ␟ position)`.
 pub fn search_pattern(raw: &str) -> Result<Option<String>, AppError> {
-    let term = raw.trim().to_lowercase();
-    if term.is_empty() {
-        return Ok(None);
-    }
-    if term.chars().count() > MAX_SEARCH_CHARS {
-        return Err(AppError::bad_input(
-            "filter.search",
-            format!("search must be at most {MAX_SEARCH_CHARS} characters"),
-        ));
-    }
-    Ok(Some(like_contains(&term)))
+    let term = search_text(raw, "filter.search", MAX_SEARCH_CHARS)?;
+    Ok((!term.is_empty()).then(|| like_contains(&term)))
 }
 
 #[cfg(test)]

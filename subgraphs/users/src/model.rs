@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use jobtracker_kit::AppError;
-use jobtracker_kit::validate::{HttpUrl, Patch, full_name, like_contains, optional_line};
+use jobtracker_kit::validate::{HttpUrl, Patch, full_name, like_contains, optional_line, search_text};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -150,10 +150,10 @@ fn parse_skills(skills: Vec<String>) -> Result<Vec<String>, AppError> {
     let mut kept: Vec<String> = Vec::new();
     for (i, skill) in skills.iter().enumerate() {
         let skill = skill.split_whitespace().collect::<Vec<_>>().join(" ");
-        if skill.is_empty() || skill.chars().count() > MAX_SKILL_CHARS {
+        if skill.is_empty() || skill.chars().count() > MAX_SKILL_CHARS || skill.chars().any(char::is_control) {
             return Err(AppError::bad_input(
                 format!("input.skills.{i}"),
-                format!("a skill must be 1 to {MAX_SKILL_CHARS} characters"),
+                format!("a skill must be 1 to {MAX_SKILL_CHARS} printable characters"),
             ));
         }
         if !kept.iter().any(|k| k.eq_ignore_ascii_case(&skill)) {
@@ -170,10 +170,7 @@ fn parse_skills(skills: Vec<String>) -> Result<Vec<String>, AppError> {
 /// characters, LIKE wildcards escaped. The minimum keeps a search a search:
 /// `""` or `"a"` would page through (nearly) every profile.
 pub fn search_pattern(raw: &str) -> Result<String, AppError> {
-    let term = raw.trim().to_lowercase();
-    if term.chars().count() > MAX_SEARCH_CHARS {
-        return Err(AppError::bad_input("search", format!("search must be at most {MAX_SEARCH_CHARS} characters")));
-    }
+    let term = search_text(raw, "search", MAX_SEARCH_CHARS)?;
     if term.chars().filter(|c| !c.is_whitespace()).count() < MIN_SEARCH_CHARS {
         return Err(AppError::bad_input(
             "search",
