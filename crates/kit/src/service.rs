@@ -42,6 +42,40 @@ impl std::fmt::Debug for ServiceSpec {
     }
 }
 
+/// The `ServiceSpec` of a subgraph crate laid out as every subgraph is: its
+/// `lib.rs` has `SERVICE`, `DEFAULT_PORT`, `schema_builder()`, `Config::load`
+/// and `build(config)`. Only what differs is written out:
+/// `subgraph_spec!(migrations: Some(|| MIGRATIONS), consumes: &[QUEUE], calls: &["auth"])`.
+#[macro_export]
+macro_rules! subgraph_spec {
+    (migrations: $migrations:expr, consumes: $consumes:expr, calls: $calls:expr $(,)?) => {
+        $crate::service::ServiceSpec {
+            name: SERVICE,
+            default_port: DEFAULT_PORT,
+            migrations: $migrations,
+            consumes: $consumes,
+            calls: $calls,
+            sdl: || $crate::service::federation_sdl(&schema_builder().finish()),
+            build: |env| Box::pin(async move { build(Config::load(&env)?).await }),
+        }
+    };
+}
+
+/// The configuration of a subgraph that needs nothing but its own service
+/// settings and auth (for tokens).
+#[derive(Clone, Debug)]
+pub struct SubgraphConfig {
+    pub service: ServiceConfig,
+    /// auth's base URL, for its JWKS.
+    pub auth_url: String,
+}
+
+impl SubgraphConfig {
+    pub fn load(env: &ServiceEnv) -> anyhow::Result<Self> {
+        Ok(Self { service: env.service.clone(), auth_url: env.url("auth")? })
+    }
+}
+
 /// The SDL a subgraph contributes to composition.
 pub fn federation_sdl<Q, M, S>(schema: &Schema<Q, M, S>) -> String
 where

@@ -11,12 +11,11 @@ pub mod store;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use jobtracker_kit::auth::TokenVerifier;
-use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::db;
 use jobtracker_kit::events::Consumer;
 use jobtracker_kit::events::topology::QueueSpec;
 use jobtracker_kit::server::ServiceApp;
-use jobtracker_kit::service::{ServiceEnv, ServiceSpec, federation_sdl};
+use jobtracker_kit::service::{ServiceSpec, SubgraphConfig};
 
 use crate::events::AnalyticsHandler;
 use crate::store::Store;
@@ -30,27 +29,11 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/a
 pub const EVENTS_QUEUE: QueueSpec = QueueSpec { name: "analytics.events", bindings: &["application.*", "interview.*"] };
 
 /// This service in the table of services.
-pub const SPEC: ServiceSpec = ServiceSpec {
-    name: SERVICE,
-    default_port: DEFAULT_PORT,
-    migrations: Some(|| MIGRATIONS),
-    consumes: &[EVENTS_QUEUE],
-    calls: &["auth"],
-    sdl: || federation_sdl(&schema_builder().finish()),
-    build: |env| Box::pin(async move { build(Config::load(&env)?).await }),
-};
+pub const SPEC: ServiceSpec =
+    jobtracker_kit::subgraph_spec!(migrations: Some(|| MIGRATIONS), consumes: &[EVENTS_QUEUE], calls: &["auth"]);
 
-#[derive(Clone, Debug)]
-pub struct Config {
-    pub service: ServiceConfig,
-    pub auth_url: String,
-}
-
-impl Config {
-    pub fn load(env: &ServiceEnv) -> anyhow::Result<Self> {
-        Ok(Self { service: env.service.clone(), auth_url: env.url("auth")? })
-    }
-}
+/// auth is all it needs besides its own settings.
+pub type Config = SubgraphConfig;
 
 pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let pool = db::bootstrap(&config.service.database, MIGRATIONS).await?;

@@ -11,7 +11,7 @@ use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::db;
 use jobtracker_kit::events::Outbox;
 use jobtracker_kit::server::ServiceApp;
-use jobtracker_kit::service::{ServiceEnv, ServiceSpec, federation_sdl};
+use jobtracker_kit::service::{ServiceSpec, SubgraphConfig};
 
 use crate::store::Store;
 
@@ -22,28 +22,11 @@ pub const DEFAULT_PORT: u16 = 4003;
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/applications");
 
 /// This service in the table of services.
-pub const SPEC: ServiceSpec = ServiceSpec {
-    name: SERVICE,
-    default_port: DEFAULT_PORT,
-    migrations: Some(|| MIGRATIONS),
-    consumes: &[],
-    calls: &["auth"],
-    sdl: || federation_sdl(&schema_builder().finish()),
-    build: |env| Box::pin(async move { build(Config::load(&env)?).await }),
-};
+pub const SPEC: ServiceSpec =
+    jobtracker_kit::subgraph_spec!(migrations: Some(|| MIGRATIONS), consumes: &[], calls: &["auth"]);
 
-#[derive(Clone, Debug)]
-pub struct Config {
-    pub service: ServiceConfig,
-    /// auth's base URL, for its JWKS.
-    pub auth_url: String,
-}
-
-impl Config {
-    pub fn load(env: &ServiceEnv) -> anyhow::Result<Self> {
-        Ok(Self { service: env.service.clone(), auth_url: env.url("auth")? })
-    }
-}
+/// auth is all it needs besides its own settings.
+pub type Config = SubgraphConfig;
 
 /// The store on a migrated database, for the service and for `jobtracker seed`.
 pub async fn store(config: &ServiceConfig, outbox: Outbox) -> anyhow::Result<(Store, db::Pool)> {

@@ -25,7 +25,7 @@ use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::db;
 use jobtracker_kit::events::Outbox;
 use jobtracker_kit::server::ServiceApp;
-use jobtracker_kit::service::{ServiceEnv, ServiceSpec, federation_sdl};
+use jobtracker_kit::service::{ServiceEnv, ServiceSpec};
 use jobtracker_kit::service_token::{InternalAccess, ServiceToken, require_service_token};
 use serde_json::json;
 use uuid::Uuid;
@@ -41,15 +41,8 @@ pub const DEFAULT_PORT: u16 = 4001;
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/auth");
 
 /// This service in the table of services.
-pub const SPEC: ServiceSpec = ServiceSpec {
-    name: SERVICE,
-    default_port: DEFAULT_PORT,
-    migrations: Some(|| MIGRATIONS),
-    consumes: &[],
-    calls: &[],
-    sdl: || federation_sdl(&schema_builder().finish()),
-    build: |env| Box::pin(async move { build(Config::load(&env)?).await }),
-};
+pub const SPEC: ServiceSpec =
+    jobtracker_kit::subgraph_spec!(migrations: Some(|| MIGRATIONS), consumes: &[], calls: &[]);
 
 #[derive(Clone, Debug)]
 pub struct Config {

@@ -11,7 +11,7 @@ use jobtracker_kit::auth::TokenVerifier;
 use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::events::Fanout;
 use jobtracker_kit::server::ServiceApp;
-use jobtracker_kit::service::{ServiceEnv, ServiceSpec, federation_sdl};
+use jobtracker_kit::service::{ServiceEnv, ServiceSpec};
 use tokio_util::sync::CancellationToken;
 
 use crate::upstream::Upstream;
@@ -24,15 +24,8 @@ pub const DEFAULT_PORT: u16 = 4006;
 pub const WATCHED: &[&str] = &["application.*", "interview.*"];
 
 /// This service in the table of services.
-pub const SPEC: ServiceSpec = ServiceSpec {
-    name: SERVICE,
-    default_port: DEFAULT_PORT,
-    migrations: None,
-    consumes: &[],
-    calls: &["auth", "applications", "interviews"],
-    sdl: || federation_sdl(&schema_builder().finish()),
-    build: |env| Box::pin(async move { build(Config::load(&env)?).await }),
-};
+pub const SPEC: ServiceSpec =
+    jobtracker_kit::subgraph_spec!(migrations: None, consumes: &[], calls: &["auth", "applications", "interviews"]);
 
 #[derive(Clone, Debug)]
 pub struct Config {

@@ -14,7 +14,7 @@ use jobtracker_kit::db;
 use jobtracker_kit::events::topology::QueueSpec;
 use jobtracker_kit::events::{Consumer, Outbox};
 use jobtracker_kit::server::ServiceApp;
-use jobtracker_kit::service::{ServiceEnv, ServiceSpec, federation_sdl};
+use jobtracker_kit::service::{ServiceEnv, ServiceSpec};
 
 use crate::events::ApplicationDeletionHandler;
 use crate::store::Store;
@@ -30,15 +30,7 @@ pub const DELETIONS_QUEUE: QueueSpec =
     QueueSpec { name: "interviews.applications", bindings: &[jobtracker_kit::events::contracts::APPLICATION_DELETED] };
 
 /// This service in the table of services.
-pub const SPEC: ServiceSpec = ServiceSpec {
-    name: SERVICE,
-    default_port: DEFAULT_PORT,
-    migrations: Some(|| MIGRATIONS),
-    consumes: &[DELETIONS_QUEUE],
-    calls: &["auth", "applications"],
-    sdl: || federation_sdl(&schema_builder().finish()),
-    build: |env| Box::pin(async move { build(Config::load(&env)?).await }),
-};
+pub const SPEC: ServiceSpec = jobtracker_kit::subgraph_spec!(migrations: Some(|| MIGRATIONS), consumes: &[DELETIONS_QUEUE], calls: &["auth", "applications"]);
 
 #[derive(Clone, Debug)]
 pub struct Config {

@@ -14,7 +14,7 @@ use jobtracker_kit::events::contracts::USER_UPDATED;
 use jobtracker_kit::events::topology::QueueSpec;
 use jobtracker_kit::events::{Consumer, Fanout, Outbox};
 use jobtracker_kit::server::ServiceApp;
-use jobtracker_kit::service::{ServiceEnv, ServiceSpec, federation_sdl};
+use jobtracker_kit::service::{ServiceEnv, ServiceSpec};
 use jobtracker_kit::service_token::ServiceToken;
 use tokio_util::sync::CancellationToken;
 
@@ -31,15 +31,8 @@ pub const ACCOUNTS_QUEUE: QueueSpec =
     QueueSpec { name: "users.accounts", bindings: &[jobtracker_kit::events::contracts::USER_REGISTERED] };
 
 /// This service in the table of services.
-pub const SPEC: ServiceSpec = ServiceSpec {
-    name: SERVICE,
-    default_port: DEFAULT_PORT,
-    migrations: Some(|| MIGRATIONS),
-    consumes: &[ACCOUNTS_QUEUE],
-    calls: &["auth"],
-    sdl: || federation_sdl(&schema_builder().finish()),
-    build: |env| Box::pin(async move { build(Config::load(&env)?).await }),
-};
+pub const SPEC: ServiceSpec =
+    jobtracker_kit::subgraph_spec!(migrations: Some(|| MIGRATIONS), consumes: &[ACCOUNTS_QUEUE], calls: &["auth"]);
 
 #[derive(Clone, Debug)]
 pub struct Config {

@@ -101,16 +101,20 @@ fn main() -> anyhow::Result<()> {
     }
     files.push((cli.root.join("schema/supergraph.graphql"), supergraph.schema().schema().to_string()));
 
+    // Only the composed supergraph is checked in (the contract, and what the
+    // router embeds); each subgraph's SDL is written for tools such as rover
+    // but is a by-product of the code, ignored by git.
+    let (supergraph_file, subgraph_files) = files.split_last().context("the supergraph is always composed")?;
     match cli.command {
         Mode::Compose => {
-            for (path, content) in &files {
+            for (path, content) in subgraph_files.iter().chain([supergraph_file]) {
                 write(path, content)?;
             }
             println!("composed {} subgraphs into schema/supergraph.graphql", config.subgraphs.len());
         }
         Mode::Check => {
-            let stale: Vec<String> = files
-                .iter()
+            let stale: Vec<String> = [supergraph_file]
+                .into_iter()
                 .filter(|(path, content)| std::fs::read_to_string(path).ok().as_deref() != Some(content.as_str()))
                 .map(|(path, _)| path.display().to_string())
                 .collect();
