@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use jobtracker_kit::service::process_url;
 use jobtracker_kit::service_token::{self, ServiceToken};
 use jobtracker_services::SERVICES;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -41,8 +42,12 @@ pub fn run_all(supergraph: Option<PathBuf>) -> anyhow::Result<()> {
                 shutdown.clone(),
             )));
         }
-        // No waiting for the subgraphs: the router serves without them and
-        // loads auth's keys whenever auth is up.
+        // Give the subgraphs a moment so the first requests find them, but
+        // never hold the router back for long: it serves without them.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for spec in SERVICES {
+            wait_for_health(&process_url(spec), deadline, &shutdown).await;
+        }
         children.push(tokio::spawn(supervise(Target::Router, supergraph, service_token, shutdown.clone())));
         tracing::info!(
             "router on http://{}:{}/graphql (playground in a browser)",
@@ -54,6 +59,17 @@ pub fn run_all(supergraph: Option<PathBuf>) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+async fn wait_for_health(base_url: &str, deadline: Instant, shutdown: &CancellationToken) {
+    let client = reqwest::Client::new();
+    while Instant::now() < deadline && !shutdown.is_cancelled() {
+        if client.get(format!("{base_url}/health")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tracing::warn!(%base_url, "not healthy yet; starting the router anyway");
 }
 
 /// Keeps one service running until shutdown.

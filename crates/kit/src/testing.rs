@@ -3,7 +3,7 @@
 //! one PostgreSQL and one RabbitMQ. Used by kit's own tests and by the test
 //! kit (crates/testkit), which is why it lives here: kit needs no test crate.
 
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,8 +17,9 @@ use crate::service_token::ServiceToken;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 /// Test databases are named `jt_<service>_<unix-ms>_<random>`; those older
-/// than this are dropped by the next test run.
-const STALE_AFTER_MS: u128 = 2 * 60 * 60 * 1000;
+/// than this (a test that died before cleaning up) are dropped by the next
+/// test run. No test runs that long.
+const STALE_AFTER_MS: u128 = 30 * 60 * 1000;
 
 #[derive(Clone, Debug)]
 pub struct TestEnv {
@@ -27,6 +28,26 @@ pub struct TestEnv {
     /// The test's service-to-service credential, shared by its services.
     pub service_token: ServiceToken,
     id: String,
+    /// Drops the test's databases when the last clone of the environment
+    /// goes (a full run creates about 1 400 of them: left behind, they filled
+    /// the disk).
+    _cleanup: Arc<DropDatabases>,
+}
+
+#[derive(Debug)]
+struct DropDatabases {
+    base_url: String,
+    id: String,
+}
+
+impl Drop for DropDatabases {
+    fn drop(&mut self) {
+        // Drop may run inside the test's runtime, which cannot block on
+        // another: a thread with its own runtime does the work, joined so
+        // the process does not exit first.
+        let (base_url, id) = (self.base_url.clone(), self.id.clone());
+        let _ = std::thread::spawn(move || drop_databases(&base_url, |name| name.ends_with(&format!("_{id}")))).join();
+    }
 }
 
 fn now_ms() -> u128 {
@@ -50,7 +71,8 @@ impl TestEnv {
             let base = infra.database_base_url.clone();
             std::thread::spawn(move || sweep_stale_databases(&base));
         });
-        Self { infra, bus, service_token: ServiceToken::generate(), id }
+        let cleanup = Arc::new(DropDatabases { base_url: infra.database_base_url.clone(), id: id.clone() });
+        Self { infra, bus, service_token: ServiceToken::generate(), id, _cleanup: cleanup }
     }
 
     /// A service of this test: port 0, its fresh database, the test's bus.
@@ -89,25 +111,43 @@ struct Name {
     datname: String,
 }
 
-/// Drops test databases left by earlier runs (best effort).
+/// Drops test databases left by earlier runs that died before cleaning up
+/// (best effort).
 fn sweep_stale_databases(base_url: &str) {
+    let now = now_ms();
+    drop_databases(base_url, |name| {
+        let created = name.split('_').nth(2).and_then(|ms| ms.parse::<u128>().ok());
+        created.is_some_and(|ms| now.saturating_sub(ms) > STALE_AFTER_MS)
+    });
+}
+
+/// Drops the test databases (`jt_…`) whose names `doomed` selects (best effort).
+fn drop_databases(base_url: &str, doomed: impl Fn(&str) -> bool) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
     runtime.block_on(async {
-        let Ok(mut conn) = AsyncPgConnection::establish(&format!("{base_url}/postgres")).await else { return };
+        // While many tests run, PostgreSQL may be out of connection slots
+        // for a moment: try a few times.
+        let mut conn = None;
+        for _ in 0..10 {
+            match AsyncPgConnection::establish(&format!("{base_url}/postgres")).await {
+                Ok(established) => {
+                    conn = Some(established);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
+            }
+        }
+        let Some(mut conn) = conn else { return };
         let Ok(names) = diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'jt\\_%'")
             .load::<Name>(&mut conn)
             .await
         else {
             return;
         };
-        let now = now_ms();
-        for name in names {
-            let created = name.datname.split('_').nth(2).and_then(|ms| ms.parse::<u128>().ok());
-            if created.is_some_and(|ms| now.saturating_sub(ms) > STALE_AFTER_MS) {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", name.datname))
-                    .execute(&mut conn)
-                    .await;
-            }
+        for name in names.into_iter().filter(|n| doomed(&n.datname)) {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", name.datname))
+                .execute(&mut conn)
+                .await;
         }
     });
 }
