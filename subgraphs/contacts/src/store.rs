@@ -7,16 +7,15 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use jobtracker_kit::db::{self, Pool};
 use jobtracker_kit::events::contracts::{
     CONTACT_CREATED, CONTACT_DELETED, CONTACT_UPDATED, ContactDeleted, ContactSnapshot, SocialLinkSnapshot,
 };
 use jobtracker_kit::events::{Envelope, Outbox, Publisher};
-use jobtracker_kit::pagination::PageRequest;
+use jobtracker_kit::pagination::{Direction, PageRequest, after_cursor};
 use jobtracker_kit::social::stored_social_links;
 use jobtracker_kit::stored::{Column, UnreadableValue};
 use jobtracker_kit::{AppError, AppResult};
@@ -261,14 +260,7 @@ impl Store {
         };
         let mut query = matching().select(ContactRow::as_select());
         if let Some(cursor) = &page.after {
-            // Row comparison, so PostgreSQL walks the newest-first index from the cursor.
-            query = query.filter(
-                sql::<Bool>("(created_at, id) < (")
-                    .bind::<Timestamptz, _>(cursor.at)
-                    .sql(", ")
-                    .bind::<SqlUuid, _>(cursor.id)
-                    .sql(")"),
-            );
+            query = query.filter(after_cursor("created_at", Direction::Descending, cursor.at, cursor.id));
         }
         let rows = query
             .order((contacts::created_at.desc(), contacts::id.desc()))
