@@ -5,6 +5,7 @@
 mod abuse;
 mod applications;
 mod browser;
+mod contacts;
 mod dashboard;
 mod errors;
 mod gate;

@@ -53,6 +53,15 @@ async fn run_all_serves_through_the_router_and_stops_on_ctrl_c() {
         assert!(Instant::now() < deadline, "the router did not come up");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The router answers `__typename` itself, before the children listen:
+    // every service's own health probe says when they do.
+    for (name, port) in &ports {
+        let health = format!("http://127.0.0.1:{port}/health");
+        while !client.get(&health).send().await.is_ok_and(|r| r.status().is_success()) {
+            assert!(Instant::now() < deadline, "{name} did not come up");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     let ada = Account::register(&gql, "Ada Lovelace").await;
     let me = gql.with_token(&ada.access_token).run("{ me { fullName } }", json!({})).await;
     assert_eq!(me.data()["me"]["fullName"], "Ada Lovelace");

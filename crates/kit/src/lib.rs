@@ -15,6 +15,7 @@ pub mod pagination;
 pub mod server;
 pub mod service;
 pub mod service_token;
+pub mod social;
 pub mod stored;
 pub mod subscription;
 pub mod telemetry;

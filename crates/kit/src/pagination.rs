@@ -6,8 +6,14 @@ use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{OutputType, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use diesel::BoxableExpression;
+use diesel::dsl::sql;
+use diesel::pg::Pg;
+use diesel::sql_types::{Bool, Timestamptz, Uuid as SqlUuid};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use uuid::Uuid;
 
 use crate::error::AppError;
 
@@ -83,6 +89,35 @@ where
         Edge::new(cursor, node_of(row))
     }));
     connection
+}
+
+/// Which way a list ordered by `(time, id)` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Ascending,
+    Descending,
+}
+
+/// The rows after the cursor `(at, id)` of a list ordered by `(time_column,
+/// id)`, as one row comparison so that PostgreSQL walks the list's index from
+/// the cursor. `time_column` is a column name written in the code, never input.
+pub fn after_cursor<QS>(
+    time_column: &'static str,
+    direction: Direction,
+    at: DateTime<Utc>,
+    id: Uuid,
+) -> Box<dyn BoxableExpression<QS, Pg, SqlType = Bool>> {
+    let op = match direction {
+        Direction::Ascending => ">",
+        Direction::Descending => "<",
+    };
+    Box::new(
+        sql::<Bool>(&format!("({time_column}, id) {op} ("))
+            .bind::<Timestamptz, _>(at)
+            .sql(", ")
+            .bind::<SqlUuid, _>(id)
+            .sql(")"),
+    )
 }
 
 #[cfg(test)]

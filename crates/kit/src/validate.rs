@@ -39,6 +39,74 @@ impl HttpUrl {
     }
 }
 
+/// Longest e-mail address (RFC 5321's path limit).
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+/// A syntactically valid e-mail address, trimmed and lower-cased so that
+/// `Ada@Example.com` and `ada@example.com` are one address: auth's accounts
+/// and contacts' e-mails follow this one rule, so they match as text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, AppError> {
+        let email = raw.trim().to_lowercase();
+        let bad = || AppError::bad_input(field, "enter a valid e-mail address, like name@example.com");
+        if email.len() > MAX_EMAIL_CHARS || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad());
+        }
+        let (local, domain) = email.rsplit_once('@').ok_or_else(bad)?;
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain.split('.').all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
+            && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
+            return Err(bad());
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A phone number as people write it (`+33 6 12 34 56 78`, `(555) 123-4567`):
+/// digits with an optional leading `+` and separators, 7 to 15 digits (E.164).
+/// Runs of white space become one space.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, AppError> {
+        let phone = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        let body = phone.strip_prefix('+').unwrap_or(&phone);
+        let digits = body.chars().filter(char::is_ascii_digit).count();
+        let allowed = body.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')'));
+        if !allowed || !(7..=15).contains(&digits) {
+            return Err(AppError::bad_input(
+                field,
+                "phone must be 7 to 15 digits, optionally with a leading + and spaces, dashes, dots or parentheses",
+            ));
+        }
+        Ok(Self(phone))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
 /// One line of text, trimmed: 1 to `max` printable characters.
 pub fn required_line(raw: &str, field: &str, max: usize) -> Result<String, AppError> {
     optional_line(Some(raw), field, max)?.ok_or_else(|| AppError::bad_input(field, "must not be empty"))
@@ -177,6 +245,27 @@ mod tests {
             assert_eq!(HttpUrl::parse(bad, "input.url").unwrap_err().field(), Some("input.url"), "{bad}");
         }
         assert!(HttpUrl::parse(&format!("https://example.com/{}", "a".repeat(2048)), "u").is_err());
+    }
+
+    #[test]
+    fn emails_are_normalised_and_malformed_ones_refused_with_the_field() {
+        assert_eq!(Email::parse("  Ada@Example.COM ", "email").unwrap().as_str(), "ada@example.com");
+        for raw in
+            ["", "ada", "ada@", "@example.com", "ada@example", "ada@@example.com", "a da@example.com", "ada@-x.com"]
+        {
+            assert_eq!(Email::parse(raw, "input.email").unwrap_err().field(), Some("input.email"), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn phone_numbers_as_people_write_them() {
+        assert_eq!(Phone::parse(" +33  6 12 34 56 78 ", "p").unwrap().as_str(), "+33 6 12 34 56 78");
+        for ok in ["(555) 123-4567", "0612345678", "+1.555.123.4567"] {
+            assert!(Phone::parse(ok, "p").is_ok(), "{ok}");
+        }
+        for bad in ["12345", "call me", "+33 6 12 34 56 78 90 12 34", "555-CALL-NOW", "++33612345678"] {
+            assert_eq!(Phone::parse(bad, "input.phone").unwrap_err().field(), Some("input.phone"), "{bad}");
+        }
     }
 
     #[test]

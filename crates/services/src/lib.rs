@@ -13,6 +13,7 @@ pub const SERVICES: &[&ServiceSpec] = &[
     &jobtracker_interviews::SPEC,
     &jobtracker_analytics::SPEC,
     &jobtracker_dashboard::SPEC,
+    &jobtracker_contacts::SPEC,
 ];
 
 /// The service of that name.

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use jobtracker_kit::db::{self, Pool};
 use jobtracker_kit::events::contracts::{
@@ -18,7 +18,7 @@ use jobtracker_kit::events::contracts::{
     StatusDigest,
 };
 use jobtracker_kit::events::{Envelope, Outbox, Publisher};
-use jobtracker_kit::pagination::PageRequest;
+use jobtracker_kit::pagination::{Direction, PageRequest, after_cursor};
 use jobtracker_kit::stored::{Column, UnreadableValue};
 use jobtracker_kit::validate::HttpUrl;
 use jobtracker_kit::{AppError, AppResult};
@@ -381,19 +381,12 @@ impl Store {
             if cursor.order != order {
                 return Err(AppError::bad_input("after", "this cursor belongs to another order"));
             }
-            // Row comparison, so PostgreSQL walks the order's index from the cursor.
-            let (column, op) = match order {
-                ApplicationOrder::Newest => ("created_at", "<"),
-                ApplicationOrder::Oldest => ("created_at", ">"),
-                ApplicationOrder::RecentlyUpdated => ("updated_at", "<"),
+            let (column, direction) = match order {
+                ApplicationOrder::Newest => ("created_at", Direction::Descending),
+                ApplicationOrder::Oldest => ("created_at", Direction::Ascending),
+                ApplicationOrder::RecentlyUpdated => ("updated_at", Direction::Descending),
             };
-            query = query.filter(
-                sql::<Bool>(&format!("({column}, id) {op} ("))
-                    .bind::<Timestamptz, _>(cursor.at)
-                    .sql(", ")
-                    .bind::<SqlUuid, _>(cursor.id)
-                    .sql(")"),
-            );
+            query = query.filter(after_cursor(column, direction, cursor.at, cursor.id));
         }
         query = match order {
             ApplicationOrder::Newest => query.order((applications::created_at.desc(), applications::id.desc())),

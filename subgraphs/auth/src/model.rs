@@ -13,37 +13,9 @@ use sha2::{Digest, Sha256};
 
 pub const MIN_PASSWORD_CHARS: usize = 10;
 const MAX_PASSWORD_CHARS: usize = 256;
-const MAX_EMAIL_CHARS: usize = 254;
 
-/// A syntactically valid e-mail address, trimmed and lower-cased so that
-/// `Ada@Example.com` and `ada@example.com` are one account.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Email(String);
-
-impl Email {
-    pub fn parse(raw: &str, field: &str) -> Result<Self, AppError> {
-        let email = raw.trim().to_lowercase();
-        let bad = || AppError::bad_input(field, "enter a valid e-mail address, like name@example.com");
-        if email.len() > MAX_EMAIL_CHARS || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(bad());
-        }
-        let (local, domain) = email.rsplit_once('@').ok_or_else(bad)?;
-        let domain_ok = domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..")
-            && domain.split('.').all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
-            && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
-        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
-            return Err(bad());
-        }
-        Ok(Self(email))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+/// The shared e-mail rule (contacts match accounts by it).
+pub use jobtracker_kit::validate::Email;
 
 /// A password a user may choose: at least 10 characters.
 pub struct Password(String);

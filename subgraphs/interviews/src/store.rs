@@ -3,16 +3,14 @@
 //! a stored value that does not parse fails there (`kit::stored`).
 
 use chrono::{DateTime, Utc};
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use jobtracker_kit::db::{self, Pool};
 use jobtracker_kit::events::contracts::{
     INTERVIEW_CANCELLED, INTERVIEW_DELETED, INTERVIEW_SCHEDULED, INTERVIEW_UPDATED, InterviewChanged, InterviewSnapshot,
 };
 use jobtracker_kit::events::{Envelope, Events, Outbox, Publisher};
-use jobtracker_kit::pagination::PageRequest;
+use jobtracker_kit::pagination::{Direction, PageRequest, after_cursor};
 use jobtracker_kit::stored::{Column, UnreadableValue};
 use jobtracker_kit::{AppError, AppResult};
 use uuid::Uuid;
@@ -273,13 +271,7 @@ impl Store {
         };
         let mut query = matching().select(InterviewRow::as_select());
         if let Some(cursor) = &page.after {
-            query = query.filter(
-                sql::<Bool>("(scheduled_at, id) > (")
-                    .bind::<Timestamptz, _>(cursor.at)
-                    .sql(", ")
-                    .bind::<SqlUuid, _>(cursor.id)
-                    .sql(")"),
-            );
+            query = query.filter(after_cursor("scheduled_at", Direction::Ascending, cursor.at, cursor.id));
         }
         let rows = query
             .order((interviews::scheduled_at.asc(), interviews::id.asc()))

@@ -3,32 +3,18 @@
 
 use chrono::{DateTime, Utc};
 use jobtracker_kit::AppError;
-use jobtracker_kit::validate::{HttpUrl, Patch, full_name, like_contains, optional_line, search_text};
-use serde::{Deserialize, Serialize};
+use jobtracker_kit::social::parse_social_links;
+use jobtracker_kit::validate::{Patch, full_name, like_contains, optional_line, search_text};
 use uuid::Uuid;
 
 const MAX_TEXT_CHARS: usize = 200;
 const MAX_SKILLS: usize = 50;
 const MAX_SKILL_CHARS: usize = 50;
-const MAX_LINKS: usize = 10;
 pub const MAX_SEARCH_CHARS: usize = 100;
 pub const MIN_SEARCH_CHARS: usize = 2;
 
-#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SocialKind {
-    Linkedin,
-    Github,
-    Twitter,
-    Website,
-    Other,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SocialLink {
-    pub kind: SocialKind,
-    pub url: HttpUrl,
-}
+// Shared with contacts (one enum, one rule, one GraphQL type).
+pub use jobtracker_kit::social::{SocialKind, SocialLink};
 
 /// A public profile, as stored (the store builds it from its row).
 #[derive(Clone, Debug, PartialEq)]
@@ -46,30 +32,8 @@ pub struct Profile {
     pub version: i64,
 }
 
-/// A phone number as people write it (`+33 6 12 34 56 78`, `(555) 123-4567`):
-/// digits with an optional leading `+` and separators, 7 to 15 digits (E.164).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Phone(String);
-
-impl Phone {
-    pub fn parse(raw: &str, field: &str) -> Result<Self, AppError> {
-        let phone = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-        let body = phone.strip_prefix('+').unwrap_or(&phone);
-        let digits = body.chars().filter(char::is_ascii_digit).count();
-        let allowed = body.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')'));
-        if !allowed || !(7..=15).contains(&digits) {
-            return Err(AppError::bad_input(
-                field,
-                "phone must be 7 to 15 digits, optionally with a leading + and spaces, dashes, dots or parentheses",
-            ));
-        }
-        Ok(Self(phone))
-    }
-
-    pub fn into_inner(self) -> String {
-        self.0
-    }
-}
+/// The shared phone rule (contacts parse phones the same way).
+pub use jobtracker_kit::validate::Phone;
 
 /// A change to a profile: `None` keeps a field, `Some(None)` clears it.
 #[derive(Debug, Default, PartialEq)]
@@ -119,19 +83,7 @@ impl ProfilePatch {
         let social_links = match input.social_links {
             Patch::Keep => None,
             Patch::Clear => Some(Vec::new()),
-            Patch::Set(links) => {
-                if links.len() > MAX_LINKS {
-                    return Err(AppError::bad_input("input.socialLinks", format!("at most {MAX_LINKS} links")));
-                }
-                let links = links
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, (kind, url))| {
-                        Ok(SocialLink { kind, url: HttpUrl::parse(&url, &format!("input.socialLinks.{i}.url"))? })
-                    })
-                    .collect::<Result<Vec<_>, AppError>>()?;
-                Some(links)
-            }
+            Patch::Set(links) => Some(parse_social_links(links, "input.socialLinks")?),
         };
         Ok(Self {
             full_name,

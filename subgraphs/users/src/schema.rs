@@ -13,13 +13,14 @@ use jobtracker_kit::events::Fanout;
 use jobtracker_kit::events::contracts::USER_UPDATED;
 use jobtracker_kit::graphql::{optional_viewer, require_viewer};
 use jobtracker_kit::pagination::{self, CountedConnection, PageRequest};
+use jobtracker_kit::social::{SocialLinkInput, SocialLinkView};
 use jobtracker_kit::subscription::{Watch, viewer_stream};
 use jobtracker_kit::validate::{Patch, parse_id};
 use jobtracker_kit::{AppError, AppResult};
 use uuid::Uuid;
 
 use crate::events::AccountsClient;
-use crate::model::{self, Profile, ProfilePatch, RawProfileInput, SocialKind};
+use crate::model::{self, Profile, ProfilePatch, RawProfileInput};
 use crate::store::Store;
 
 pub type UsersSchema = Schema<Query, Mutation, SubscriptionRoot>;
@@ -36,27 +37,17 @@ pub struct User {
     /// The position the user holds or seeks.
     pub headline: Option<String>,
     pub skills: Vec<String>,
-    pub social_links: Vec<SocialLink>,
+    pub social_links: Vec<SocialLinkView>,
     pub created_at: DateTime<Utc>,
     #[graphql(skip)]
     pub uuid: Uuid,
-}
-
-#[derive(SimpleObject)]
-pub struct SocialLink {
-    pub kind: SocialKind,
-    pub url: String,
 }
 
 impl From<Profile> for User {
     fn from(profile: Profile) -> Self {
         Self {
             id: ID(profile.id.to_string()),
-            social_links: profile
-                .social_links
-                .into_iter()
-                .map(|link| SocialLink { kind: link.kind, url: link.url.as_str().to_string() })
-                .collect(),
+            social_links: profile.social_links.iter().map(SocialLinkView::from).collect(),
             full_name: profile.full_name,
             email: profile.email,
             phone: profile.phone,
@@ -83,12 +74,6 @@ impl User {
     }
 }
 
-#[derive(InputObject)]
-pub struct SocialLinkInput {
-    pub kind: SocialKind,
-    pub url: String,
-}
-
 /// Every field optional: null clears, absent keeps.
 #[derive(InputObject)]
 pub struct UpdateProfileInput {
@@ -108,8 +93,7 @@ impl From<UpdateProfileInput> for RawProfileInput {
             location: input.location.into(),
             headline: input.headline.into(),
             skills: input.skills.into(),
-            social_links: Patch::from(input.social_links)
-                .map(|links| links.into_iter().map(|l| (l.kind, l.url)).collect()),
+            social_links: Patch::from(input.social_links).map(|links| links.into_iter().map(Into::into).collect()),
         }
     }
 }

@@ -9,13 +9,12 @@ use jobtracker_kit::db::{self, Pool};
 use jobtracker_kit::events::contracts::{USER_UPDATED, UserUpdated};
 use jobtracker_kit::events::{Envelope, Outbox, Publisher};
 use jobtracker_kit::pagination::PageRequest;
+use jobtracker_kit::social::stored_social_links;
 use jobtracker_kit::stored::{Column, UnreadableValue};
-use jobtracker_kit::validate::HttpUrl;
 use jobtracker_kit::{AppError, AppResult};
-use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::model::{Profile, ProfilePatch, SocialKind, SocialLink};
+use crate::model::{Profile, ProfilePatch};
 
 mod tables {
     diesel::table! {
@@ -63,31 +62,13 @@ struct ProfileRow {
     pub version: i64,
 }
 
-/// A social link as stored in `profiles.social_links`, before its URL is
-/// parsed again (serde alone would take any string as an `HttpUrl`).
-#[derive(Deserialize)]
-struct StoredSocialLink {
-    kind: SocialKind,
-    url: String,
-}
-
 impl TryFrom<ProfileRow> for Profile {
     type Error = UnreadableValue;
 
     fn try_from(row: ProfileRow) -> Result<Self, UnreadableValue> {
-        let column = Column::new("profiles", "social_links");
-        let unreadable =
-            |reason: &dyn std::fmt::Display| column.unreadable(row.id, Some(&row.social_links.to_string()), reason);
-        let stored: Vec<StoredSocialLink> =
-            serde_json::from_value(row.social_links.clone()).map_err(|err| unreadable(&err))?;
-        let social_links = stored
-            .into_iter()
-            .enumerate()
-            .map(|(i, link)| {
-                let url = HttpUrl::parse(&link.url, "url").map_err(|err| unreadable(&format!("link {i}: {err}")))?;
-                Ok(SocialLink { kind: link.kind, url })
-            })
-            .collect::<Result<_, UnreadableValue>>()?;
+        let social_links = stored_social_links(&row.social_links).map_err(|reason| {
+            Column::new("profiles", "social_links").unreadable(row.id, Some(&row.social_links.to_string()), reason)
+        })?;
         Ok(Self {
             social_links,
             id: row.id,
@@ -277,6 +258,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::model::SocialKind;
 
     fn row(social_links: serde_json::Value) -> ProfileRow {
         let now = db::now();

@@ -32,6 +32,11 @@ const IMPLEMENTED_ROOT_FIELDS: &[&str] = &[
     "Query.analytics",
     "Query.dashboard",
     "Subscription.dashboardUpdated",
+    "Query.contact",
+    "Query.contacts",
+    "Mutation.createContact",
+    "Mutation.updateContact",
+    "Mutation.deleteContact",
 ];
 
 /// Types that must exist now.
@@ -72,6 +77,10 @@ const IMPLEMENTED_TYPES: &[&str] = &[
     "BucketCount",
     "Analytics",
     "Dashboard",
+    "Contact",
+    "ContactInput",
+    "ContactConnection",
+    "ContactEdge",
 ];
 
 /// Contract fields of implemented types that belong to subgraphs not built yet.

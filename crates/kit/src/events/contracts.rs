@@ -286,6 +286,49 @@ pub struct InterviewChanged {
     pub previous_scheduled_at: Option<DateTime<Utc>>,
 }
 
+pub const CONTACT_CREATED: &str = "contact.created";
+pub const CONTACT_UPDATED: &str = "contact.updated";
+pub const CONTACT_DELETED: &str = "contact.deleted";
+
+/// A contact as its owner wrote it (`contact.created`, `contact.updated`;
+/// as it was, for `contact.deleted`). Bounded by the contact's own limits:
+/// a few one-line fields, at most 10 links and 5 000 characters of notes.
+/// The link to a registered user is not part of it: contacts derives that
+/// from its replica of users' e-mails, and it changes without the owner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactSnapshot {
+    pub contact_id: Uuid,
+    pub owner_id: Uuid,
+    pub name: String,
+    pub position: Option<String>,
+    pub company: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub social_links: Vec<SocialLinkSnapshot>,
+    pub notes: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `contact.created` and `contact.updated`.
+pub type ContactChanged = ContactSnapshot;
+
+/// `contact.deleted`: the contact as it was.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactDeleted {
+    pub deleted_at: DateTime<Utc>,
+    pub contact: ContactSnapshot,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SocialLinkSnapshot {
+    pub kind: crate::social::SocialKind,
+    pub url: String,
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -1,0 +1,2 @@
+DROP TABLE known_users;
+DROP TABLE contacts;
