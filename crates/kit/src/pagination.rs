@@ -57,6 +57,7 @@ impl<K: DeserializeOwned> PageRequest<K> {
 }
 
 pub fn encode_cursor(key: &impl Serialize) -> String {
+    // checked: cursor keys are plain structs of strings and numbers; serialising cannot fail.
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).expect("cursor keys are plain data"))
 }
 

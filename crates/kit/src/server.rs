@@ -61,6 +61,7 @@ impl ServiceApp {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
+        // checked: a bound TCP listener always has a local address.
         self.listener.local_addr().expect("bound listener has an address")
     }
 
@@ -101,6 +102,7 @@ pub fn shutdown_on_signal() -> CancellationToken {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
+            // checked: fails only if the process cannot install signal handlers at start-up.
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .expect("installing the SIGTERM handler");
             tokio::select! {

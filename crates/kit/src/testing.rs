@@ -51,6 +51,7 @@ impl Drop for DropDatabases {
 }
 
 fn now_ms() -> u128 {
+    // checked: test-only helper; the clock is past 1970.
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis()
 }
 
@@ -78,6 +79,7 @@ impl TestEnv {
     /// A service of this test: port 0, its fresh database, the test's bus.
     pub fn service_config(&self, service: &str) -> ServiceConfig {
         ServiceConfig {
+            // checked: a literal address.
             addr: "127.0.0.1:0".parse().expect("static address"),
             database: self.database(service),
             bus: self.bus.clone(),

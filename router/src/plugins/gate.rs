@@ -88,7 +88,6 @@ impl RouterPlugin for GatePlugin {
         let identity = Identity::start(config.jwks_url.clone());
         let limiter = Arc::new(RateLimiter::new(config.rate_limit.clone()));
         let websockets = Arc::new(WsGate {
-            graphql_path: graphql_path.clone(),
             upstream_url: format!("ws://{host}:{}{graphql_path}", router.port()),
             secret: uuid::Uuid::new_v4().simple().to_string(),
             identity: identity.clone(),

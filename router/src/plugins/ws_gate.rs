@@ -74,7 +74,6 @@ impl ConnectionSlots {
 
 /// What the gate needs, shared by every connection of this process.
 pub struct WsGate {
-    pub graphql_path: String,
     /// Hive's WebSocket endpoint, as seen from this process.
     pub upstream_url: String,
     pub secret: String,

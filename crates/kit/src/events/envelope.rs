@@ -42,6 +42,7 @@ impl Envelope {
             user_id,
             aggregate_id,
             aggregate_version,
+            // checked: contract structs have string keys and no custom Serialize, so this cannot fail.
             payload: serde_json::to_value(payload).expect("event payloads are plain data"),
         }
     }
