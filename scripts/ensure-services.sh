@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Makes sure what Jobtracker needs on a developer machine is installed and
 # running: PostgreSQL (trust auth on 127.0.0.1), RabbitMQ, Node.js/npm (the
-# playground is built from the npm registry) and, with --browser, Chromium
-# and ChromeDriver for the browser test. Debian packages only; idempotent.
+# playground is built from the npm registry) and, with --browser (what the
+# tests need), Chromium and ChromeDriver for the browser test and s3s-fs, the
+# S3-compatible server the S3 backend is tested against (Rust registry).
+# Debian packages and the Rust registry only; idempotent.
 set -euo pipefail
 
 want_browser=false
@@ -59,5 +61,12 @@ command -v npm >/dev/null || apt_install nodejs npm
 
 if $want_browser; then
   [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || apt_install chromium chromium-driver
+  # s3s-fs checks SigV4 signatures (presigned URLs included); 0.14.1 is the
+  # last release that builds on rustc 1.95. About 4.5 minutes, once.
+  if ! command -v s3s-fs >/dev/null && [ ! -x "$HOME/.cargo/bin/s3s-fs" ]; then
+    echo "installing: s3s-fs (Rust registry)"
+    cargo install --quiet --locked s3s-fs --version 0.14.1 --features binary \
+      || cargo install --quiet s3s-fs --version 0.14.1 --features binary
+  fi
 fi
 echo "services ready: PostgreSQL :5432, RabbitMQ :5672"

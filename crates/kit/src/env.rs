@@ -24,6 +24,15 @@ impl Vars {
         value.filter(|v| !v.trim().is_empty())
     }
 
+    /// The same variables with `key` set (on a map; the process environment
+    /// is never written).
+    pub fn with(mut self, key: &str, value: &str) -> Self {
+        if let Vars::Map(map) = &mut self {
+            map.insert(key.to_string(), value.to_string());
+        }
+        self
+    }
+
     /// `key`, or `default` when absent.
     pub fn or(&self, key: &str, default: &str) -> String {
         self.get(key).unwrap_or_else(|| default.to_string())

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod pagination;
+pub mod rate_limit;
 pub mod server;
 pub mod service;
 pub mod service_token;

@@ -27,8 +27,19 @@ pub struct ServiceApp {
 
 impl ServiceApp {
     pub async fn bind(name: &'static str, addr: SocketAddr, routes: axum::Router) -> anyhow::Result<Self> {
+        Self::bind_with(name, addr, async |_| Ok(routes)).await
+    }
+
+    /// Like `bind`, for routes that need to know where they are served
+    /// (e.g. to hand out URLs to themselves when bound to port 0).
+    pub async fn bind_with<F>(name: &'static str, addr: SocketAddr, routes: F) -> anyhow::Result<Self>
+    where
+        F: AsyncFnOnce(SocketAddr) -> anyhow::Result<axum::Router>,
+    {
         let listener =
             TcpListener::bind(addr).await.map_err(|err| anyhow::anyhow!("{name}: cannot listen on {addr}: {err}"))?;
+        let local = listener.local_addr()?;
+        let routes = routes(local).await?;
         Ok(Self { name, listener, routes, workers: Vec::new(), background: CancellationToken::new() })
     }
 
@@ -75,7 +86,9 @@ impl ServiceApp {
             .map(|(name, worker)| (name, tokio::spawn(worker(workers_token.clone()))))
             .collect();
         let server_shutdown = shutdown.clone();
-        let served = axum::serve(self.listener, self.routes)
+        // Connection info lets handlers key rate limits by client address.
+        let service = self.routes.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(async move { server_shutdown.cancelled().await })
             .await;
         workers_token.cancel();

@@ -31,17 +31,19 @@ pub struct TestEnv {
     /// Drops the test's databases when the last clone of the environment
     /// goes (a full run creates about 1 400 of them: left behind, they filled
     /// the disk).
-    _cleanup: Arc<DropDatabases>,
+    cleanup: Arc<DropDatabases>,
 }
 
 #[derive(Debug)]
 struct DropDatabases {
     base_url: String,
     id: String,
+    data_dir: std::path::PathBuf,
 }
 
 impl Drop for DropDatabases {
     fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
         // Drop may run inside the test's runtime, which cannot block on
         // another: a thread with its own runtime does the work, joined so
         // the process does not exit first.
@@ -72,8 +74,9 @@ impl TestEnv {
             let base = infra.database_base_url.clone();
             std::thread::spawn(move || sweep_stale_databases(&base));
         });
-        let cleanup = Arc::new(DropDatabases { base_url: infra.database_base_url.clone(), id: id.clone() });
-        Self { infra, bus, service_token: ServiceToken::generate(), id, _cleanup: cleanup }
+        let data_dir = std::env::temp_dir().join(format!("jt-data-{id}"));
+        let cleanup = Arc::new(DropDatabases { base_url: infra.database_base_url.clone(), id: id.clone(), data_dir });
+        Self { infra, bus, service_token: ServiceToken::generate(), id, cleanup }
     }
 
     /// A service of this test: port 0, its fresh database, the test's bus.
@@ -90,10 +93,13 @@ impl TestEnv {
     }
 
     /// A service of the table in this test: its fresh database, port 0, the
-    /// test's bus and credential, and no variables from the environment the
-    /// test runs in (`with_url` adds the services it calls).
+    /// test's bus and credential, a `DATA_DIR` of the test's own (removed
+    /// with it), and no variables from the environment the test runs in
+    /// (`with_url` adds the services it calls).
     pub fn service_env(&self, spec: &ServiceSpec) -> ServiceEnv {
-        ServiceEnv::new(self.service_config(spec.name), Vars::Map(Default::default()), Some(self.service_token.clone()))
+        let data_dir = self.cleanup.data_dir.to_string_lossy().into_owned();
+        let vars = Vars::Map([("DATA_DIR".to_string(), data_dir)].into());
+        ServiceEnv::new(self.service_config(spec.name), vars, Some(self.service_token.clone()))
     }
 
     /// A fresh database for one service of this test (created on bootstrap).

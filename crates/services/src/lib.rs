@@ -14,6 +14,7 @@ pub const SERVICES: &[&ServiceSpec] = &[
     &jobtracker_analytics::SPEC,
     &jobtracker_dashboard::SPEC,
     &jobtracker_contacts::SPEC,
+    &jobtracker_files::SPEC,
 ];
 
 /// The service of that name.

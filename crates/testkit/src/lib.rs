@@ -5,6 +5,7 @@
 pub mod events;
 pub mod gql;
 pub mod router;
+pub mod s3;
 pub mod services;
 pub mod ws;
 
@@ -12,5 +13,6 @@ pub use events::EventTap;
 pub use gql::{Account, Gql, GqlResponse};
 pub use jobtracker_kit::testing::TestEnv;
 pub use router::{RouterOptions, RouterProcess};
+pub use s3::S3Server;
 pub use services::{Running, Stack, spawn};
 pub use ws::WsClient;

@@ -70,10 +70,21 @@ impl Stack {
     }
 
     pub async fn start_in(env: TestEnv, table: &[&'static ServiceSpec]) -> Self {
+        Self::start_in_with(env, table, &[]).await
+    }
+
+    /// The same, every service also reading `vars` (e.g. the files
+    /// service's S3 settings).
+    pub async fn start_with(table: &[&'static ServiceSpec], vars: &[(String, String)]) -> Self {
+        Self::start_in_with(TestEnv::new(), table, vars).await
+    }
+
+    async fn start_in_with(env: TestEnv, table: &[&'static ServiceSpec], vars: &[(String, String)]) -> Self {
         let queues = all_queues(table);
         let mut running: Vec<(&'static str, Running)> = Vec::new();
         for spec in table {
             let mut service_env = env.service_env(spec);
+            service_env.vars = vars.iter().fold(service_env.vars, |all, (key, value)| all.with(key, value));
             service_env.service.events.queues = queues.clone();
             for (name, service) in &running {
                 service_env = service_env.with_url(name, &service.url());

@@ -7,8 +7,8 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use hive_router::DashMap;
 use hive_router::ntex::http::HeaderMap;
+use jobtracker_kit::rate_limit::{BucketSize, TokenBuckets};
 use serde::Deserialize;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -23,38 +23,21 @@ pub struct RateLimitConfig {
     pub trust_forwarded_for: bool,
 }
 
-struct Bucket {
-    tokens: f64,
-    updated: Instant,
-}
-
-/// Token buckets by client key.
+/// Token buckets by client key (kit's), plus how a client is keyed.
 pub struct RateLimiter {
     config: RateLimitConfig,
-    buckets: DashMap<String, Bucket>,
+    buckets: TokenBuckets,
 }
 
 impl RateLimiter {
     pub fn new(config: RateLimitConfig) -> Self {
-        Self { config, buckets: DashMap::new() }
+        let size = BucketSize { per_second: config.per_second, burst: config.burst };
+        Self { config, buckets: TokenBuckets::new(size) }
     }
 
     /// Takes one token; `Err(seconds)` tells how long until one is available.
     pub fn try_acquire(&self, key: &str, now: Instant) -> Result<(), u64> {
-        if self.buckets.len() > 100_000 {
-            self.forget_idle(now);
-        }
-        let mut bucket =
-            self.buckets.entry(key.to_string()).or_insert_with(|| Bucket { tokens: self.config.burst, updated: now });
-        let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * self.config.per_second).min(self.config.burst);
-        bucket.updated = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - bucket.tokens) / self.config.per_second).ceil().max(1.0) as u64)
-        }
+        self.buckets.try_acquire(key, now)
     }
 
     /// The key of a caller without a verified subject: its address (the
@@ -69,43 +52,5 @@ impl RateLimiter {
             .map(|ip| ip.trim().to_string());
         let ip = forwarded.or_else(|| peer.map(|ip| ip.to_string()));
         format!("ip:{}", ip.unwrap_or_default())
-    }
-
-    /// Drops buckets that have refilled completely: they hold no state.
-    fn forget_idle(&self, now: Instant) {
-        let refill_secs = self.config.burst / self.config.per_second;
-        self.buckets.retain(|_, b| now.saturating_duration_since(b.updated).as_secs_f64() < refill_secs);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    fn limiter(per_second: f64, burst: f64) -> RateLimiter {
-        RateLimiter::new(RateLimitConfig { per_second, burst, trust_forwarded_for: false })
-    }
-
-    #[test]
-    fn allows_a_burst_then_refuses_with_retry_after() {
-        let limiter = limiter(1.0, 3.0);
-        let now = Instant::now();
-        for _ in 0..3 {
-            assert_eq!(limiter.try_acquire("a", now), Ok(()));
-        }
-        assert_eq!(limiter.try_acquire("a", now), Err(1));
-        // Another client has its own bucket.
-        assert_eq!(limiter.try_acquire("b", now), Ok(()));
-    }
-
-    #[test]
-    fn refills_over_time() {
-        let limiter = limiter(2.0, 1.0);
-        let start = Instant::now();
-        assert_eq!(limiter.try_acquire("a", start), Ok(()));
-        assert!(limiter.try_acquire("a", start).is_err());
-        assert_eq!(limiter.try_acquire("a", start + Duration::from_millis(600)), Ok(()));
     }
 }

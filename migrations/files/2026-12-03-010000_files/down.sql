@@ -1,0 +1,2 @@
+DROP TABLE url_signing_key;
+DROP TABLE files;

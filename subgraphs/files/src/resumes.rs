@@ -1,0 +1,150 @@
+//! The résumé workflow over the database and the object store: hand out an
+//! upload, attach it once its bytes check out (replacing the previous
+//! résumé), remove it, and sweep what is doomed or was never attached.
+//! Objects are deleted after the rows that doom them commit; should a
+//! deletion fail, the sweeper tries again (the row stays until it succeeds).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use jobtracker_kit::{AppError, AppResult};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::model::{File, NewUpload, StoredObject, check_stored};
+use crate::storage::ObjectStore;
+use crate::store::{Doomed, Store};
+
+/// Rows one sweep takes at most, so a backlog is worked off in bounded steps.
+const SWEEP_BATCH: i64 = 100;
+
+#[derive(Clone)]
+pub struct Resumes {
+    pub store: Store,
+    objects: Arc<dyn ObjectStore>,
+    /// How long upload and download URLs work.
+    lifetimes: UrlLifetimes,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct UrlLifetimes {
+    pub upload: Duration,
+    pub download: Duration,
+}
+
+/// A pending upload and where to PUT its bytes.
+pub struct Upload {
+    pub file: File,
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Resumes {
+    pub fn new(store: Store, objects: Arc<dyn ObjectStore>, lifetimes: UrlLifetimes) -> Self {
+        Self { store, objects, lifetimes }
+    }
+
+    pub async fn create_upload(&self, owner: Uuid, upload: &NewUpload) -> AppResult<Upload> {
+        let expires_at = jobtracker_kit::db::now() + self.lifetimes.upload;
+        let file = self.store.create_upload(owner, upload, expires_at).await?;
+        let url = self.objects.upload_url(&file, expires_at).await.map_err(AppError::internal)?;
+        Ok(Upload { file, url, expires_at })
+    }
+
+    /// A fresh time-limited URL for an attached résumé.
+    pub async fn download_url(&self, file: &File) -> AppResult<String> {
+        let expires_at = Utc::now() + self.lifetimes.download;
+        self.objects.download_url(file, expires_at).await.map_err(AppError::internal)
+    }
+
+    /// Makes the owner's upload their résumé once its bytes are what was
+    /// declared; refused bytes are deleted with their row.
+    #[tracing::instrument(skip(self), fields(user_id = %owner))]
+    pub async fn attach(&self, owner: Uuid, id: Uuid) -> AppResult<()> {
+        let objects = self.objects.clone();
+        let previous = self
+            .store
+            .attach(owner, id, move |file: File| async move {
+                // Checked from a copy of its own, which later PUTs cannot reach.
+                objects.promote(&file.upload_key(), &file.resume_key()).await.map_err(AppError::internal)?;
+                let stored = objects.read(&file.resume_key(), file.size_bytes).await.map_err(AppError::internal)?;
+                match check_stored(&file, &stored) {
+                    Ok(()) => Ok(Ok(())),
+                    // Nothing arrived yet: the upload URL may still be used.
+                    Err(refused) if matches!(stored, StoredObject::Missing) => Err(refused),
+                    Err(refused) => {
+                        tracing::info!(file_id = %file.id, reason = %refused, "refused uploaded bytes");
+                        objects.delete(&file.resume_key()).await.map_err(AppError::internal)?;
+                        Ok(Err(refused))
+                    }
+                }
+            })
+            .await?;
+        if let Some(previous) = previous {
+            self.delete_now(previous).await;
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self), fields(user_id = %owner))]
+    pub async fn remove(&self, owner: Uuid) -> AppResult<()> {
+        if let Some(doomed) = self.store.remove_resume(owner).await? {
+            self.delete_now(doomed).await;
+        }
+        Ok(())
+    }
+
+    /// Deletes a doomed résumé's objects and row right away; on failure the
+    /// sweeper does it later.
+    async fn delete_now(&self, doomed: Doomed) {
+        let deleted = async {
+            self.delete_objects(std::slice::from_ref(&doomed)).await?;
+            self.store.forget_doomed(doomed.id).await
+        };
+        if let Err(err) = deleted.await {
+            tracing::warn!(file_id = %doomed.id, error = %err, "could not delete a doomed résumé yet; the sweeper will");
+        }
+    }
+
+    async fn delete_objects(&self, doomed: &[Doomed]) -> AppResult<()> {
+        for key in doomed.iter().flat_map(|d| d.keys.iter()) {
+            self.objects.delete(key).await.map_err(AppError::internal)?;
+        }
+        Ok(())
+    }
+
+    /// Sweeps until nothing is left (uploads never attached more than `grace`
+    /// after their window, doomed résumés); returns how many went.
+    pub async fn sweep(&self, grace: Duration) -> AppResult<usize> {
+        let grace = chrono::Duration::from_std(grace).map_err(AppError::internal)?;
+        let mut swept = 0;
+        loop {
+            let batch =
+                self.store.sweep(grace, SWEEP_BATCH, async |doomed: Vec<Doomed>| self.delete_objects(&doomed).await).await?;
+            swept += batch;
+            if batch < SWEEP_BATCH as usize {
+                return Ok(swept);
+            }
+        }
+    }
+
+    /// The sweeper: every `every` until stopped. Safe with several replicas
+    /// (each sweep locks its rows with SKIP LOCKED).
+    pub async fn run_sweeper(self, every: Duration, grace: Duration, stop: CancellationToken) -> anyhow::Result<()> {
+        loop {
+            match self.sweep(grace).await {
+                Ok(0) => {}
+                Ok(swept) => tracing::info!(swept, "swept résumé files"),
+                Err(err) => {
+                    err.report();
+                    tracing::warn!(error = %err, "sweeping résumé files failed; next round retries");
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+}
