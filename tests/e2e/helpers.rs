@@ -19,7 +19,12 @@ impl System {
     }
 
     pub async fn start_with(options: RouterOptions) -> Self {
-        let stack = Stack::start(jobtracker_services::SERVICES).await;
+        Self::start_with_vars(options, &[]).await
+    }
+
+    /// Every service also reading `vars` (e.g. the files service on S3).
+    pub async fn start_with_vars(options: RouterOptions, vars: &[(String, String)]) -> Self {
+        let stack = Stack::start_with(jobtracker_services::SERVICES, vars).await;
         let router = RouterProcess::start(binary(), &stack, options).await;
         let gql = Gql::new(router.graphql_url());
         Self { stack, router, gql }

@@ -8,6 +8,7 @@ mod browser;
 mod contacts;
 mod dashboard;
 mod errors;
+mod files;
 mod gate;
 mod helpers;
 mod journey;

@@ -100,6 +100,7 @@ impl Config {
             },
             "s3" => Storage::S3(S3Settings {
                 endpoint: s3_endpoint,
+                public_endpoint: vars.get("S3_PUBLIC_ENDPOINT"),
                 bucket: vars.or("S3_BUCKET", "jobtracker-resumes"),
                 region: vars.or("S3_REGION", &vars.or("AWS_REGION", "us-east-1")),
                 access_key_id: vars

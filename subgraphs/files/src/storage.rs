@@ -111,6 +111,10 @@ impl ObjectStore for LocalStore {
 pub struct S3Settings {
     /// `S3_ENDPOINT`; `None` is AWS itself.
     pub endpoint: Option<String>,
+    /// `S3_PUBLIC_ENDPOINT`: where clients reach the same server, when that
+    /// differs (a container network name is no use to a browser); presigned
+    /// URLs are signed for this host.
+    pub public_endpoint: Option<String>,
     pub bucket: String,
     pub region: String,
     pub access_key_id: String,
@@ -122,6 +126,8 @@ pub struct S3Settings {
 
 pub struct S3Store {
     client: aws_sdk_s3::Client,
+    /// Signs the URLs clients use (the same client unless `S3_PUBLIC_ENDPOINT`).
+    presigner: aws_sdk_s3::Client,
     bucket: String,
 }
 
@@ -135,7 +141,7 @@ impl S3Store {
             None,
             "environment",
         );
-        let mut config = aws_sdk_s3::Config::builder()
+        let config = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(settings.region))
             .credentials_provider(credentials)
@@ -145,11 +151,17 @@ impl S3Store {
                     .connect_timeout(settings.timeout.min(Duration::from_secs(3)))
                     .build(),
             );
-        if let Some(endpoint) = settings.endpoint {
+        let with_endpoint = |config: aws_sdk_s3::config::Builder, endpoint: &Option<String>| match endpoint {
             // S3-compatible servers (MinIO, s3s-fs) address buckets by path.
-            config = config.endpoint_url(endpoint).force_path_style(true);
-        }
-        let store = Self { client: aws_sdk_s3::Client::from_conf(config.build()), bucket: settings.bucket };
+            Some(endpoint) => config.endpoint_url(endpoint).force_path_style(true),
+            None => config,
+        };
+        let client = aws_sdk_s3::Client::from_conf(with_endpoint(config.clone(), &settings.endpoint).build());
+        let presigner = match &settings.public_endpoint {
+            Some(_) => aws_sdk_s3::Client::from_conf(with_endpoint(config, &settings.public_endpoint).build()),
+            None => client.clone(),
+        };
+        let store = Self { client, presigner, bucket: settings.bucket };
         store.ensure_bucket().await?;
         Ok(store)
     }
@@ -187,7 +199,7 @@ fn presigning(expires_at: DateTime<Utc>) -> anyhow::Result<PresigningConfig> {
 impl ObjectStore for S3Store {
     async fn upload_url(&self, file: &File, expires_at: DateTime<Utc>) -> anyhow::Result<String> {
         let request = self
-            .client
+            .presigner
             .put_object()
             .bucket(&self.bucket)
             .key(file.upload_key())
@@ -199,7 +211,7 @@ impl ObjectStore for S3Store {
 
     async fn download_url(&self, file: &File, expires_at: DateTime<Utc>) -> anyhow::Result<String> {
         let request = self
-            .client
+            .presigner
             .get_object()
             .bucket(&self.bucket)
             .key(file.resume_key())

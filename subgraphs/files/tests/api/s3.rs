@@ -7,6 +7,13 @@ use serde_json::json;
 
 use crate::helpers::*;
 
+/// The URL with one hex digit of its `X-Amz-Signature` changed.
+fn tamper(url: &str) -> String {
+    let start = url.find("X-Amz-Signature=").expect("a presigned URL") + "X-Amz-Signature=".len();
+    let digit = if &url[start..start + 1] == "0" { "1" } else { "0" };
+    format!("{}{digit}{}", &url[..start], &url[start + 1..])
+}
+
 #[tokio::test]
 async fn resumes_go_to_s3_through_presigned_urls_and_come_back_byte_identical() {
     let (files, bucket) = TestFiles::spawn_s3(&[]).await;
@@ -16,8 +23,7 @@ async fn resumes_go_to_s3_through_presigned_urls_and_come_back_byte_identical() 
     assert!(url.starts_with(&files.s3().endpoint), "{url}");
     assert!(url.contains("X-Amz-Signature="), "{url}");
     // A tampered signature is refused by the server itself.
-    let tampered = url.replace("X-Amz-Signature=", "X-Amz-Signature=0");
-    assert_eq!(files.put(&tampered, PDF_TYPE, PDF).await, StatusCode::FORBIDDEN);
+    assert_eq!(files.put(&tamper(url), PDF_TYPE, PDF).await, StatusCode::FORBIDDEN);
     assert_eq!(files.put(url, PDF_TYPE, PDF).await, StatusCode::OK);
     assert!(attach(&client, &upload).await.errors().is_empty());
 
@@ -28,8 +34,7 @@ async fn resumes_go_to_s3_through_presigned_urls_and_come_back_byte_identical() 
     assert_eq!(body, PDF);
     assert_eq!(headers["content-type"], PDF_TYPE);
     assert!(headers["content-disposition"].to_str().unwrap().starts_with("attachment;"), "{headers:?}");
-    let tampered = download.replace("X-Amz-Signature=", "X-Amz-Signature=0");
-    assert_eq!(files.get(&tampered).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(files.get(&tamper(download)).await.0, StatusCode::FORBIDDEN);
 
     // Replaced: the old object is deleted from the bucket.
     let old_key = format!("resumes/{}", upload["file"]["id"].as_str().unwrap());
@@ -62,4 +67,19 @@ async fn bytes_in_s3_that_are_not_what_was_declared_are_refused_and_deleted() {
             assert!(!files.s3().object_path(bucket, &key).exists(), "{key} was not deleted");
         }
     }
+}
+
+#[tokio::test]
+async fn presigned_urls_expire() {
+    let (files, _) = TestFiles::spawn_s3(&[("FILES_UPLOAD_URL_SECS", "2"), ("FILES_DOWNLOAD_URL_SECS", "2")]).await;
+    let (ada, client) = files.user("Ada Lovelace").await;
+    let late = create_upload(&client, "late.pdf", PDF_TYPE, PDF.len()).await;
+    let upload = files.upload(&client, "cv.pdf", PDF_TYPE, PDF).await;
+    assert!(attach(&client, &upload).await.errors().is_empty());
+    let download = files.resume_of(&client, &ada.user_id).await["downloadUrl"].as_str().unwrap().to_string();
+    assert_eq!(files.get(&download).await.0, StatusCode::OK);
+
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    assert_eq!(files.put(late["uploadUrl"].as_str().unwrap(), PDF_TYPE, PDF).await, StatusCode::FORBIDDEN);
+    assert_eq!(files.get(&download).await.0, StatusCode::FORBIDDEN);
 }
