@@ -79,7 +79,8 @@ async fn a_resume_goes_up_and_is_seen_and_downloaded_by_another_user(system: &Sy
         )
         .await;
     let fake = refused.data()["createResumeUpload"].clone();
-    let put = reqwest::Client::new().put(fake["uploadUrl"].as_str().unwrap()).body(elf).send().await.unwrap();
+    let fake_url = fake["uploadUrl"].as_str().unwrap();
+    let put = reqwest::Client::new().put(fake_url).header("content-type", "application/pdf").body(elf).send().await.unwrap();
     assert_eq!(put.status(), StatusCode::OK);
     let attached = ada_client.run("mutation($id: ID!) { attachResume(fileId: $id) { id } }", json!({ "id": fake["file"]["id"] })).await;
     assert_eq!((attached.error_code(), attached.error_field()), ("BAD_USER_INPUT", Some("fileId")));
