@@ -7,14 +7,20 @@
 #  3. the analytics query for that user (read models) vs. the same numbers
 #     aggregated by SQL over the raw rows; how fast the events were consumed
 #     and how fast `analytics rebuild` replays them;
-#  4. dashboardUpdated: mutation acknowledged → push received, at 50/s.
+#  4. dashboardUpdated: mutation acknowledged → push received, at 50/s;
+#  5. contacts(search:) for a user with CONTACTS contacts (default 100 000):
+#     router vs. subgraph vs. the same SQL;
+#  6. a 10 MiB résumé PUT to uploadUrl and GET from downloadUrl on the local
+#     backend and on S3 (s3s-fs, a second files instance), against curl of
+#     the same bytes straight to the S3 server.
 # Release binaries, throwaway databases and event prefix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 APPLICATIONS=${APPLICATIONS:-100000}
-PARTS=${PARTS:-"1 2 3 4"}   # which measurements to run
+CONTACTS=${CONTACTS:-100000}
+PARTS=${PARTS:-"1 2 3 4 5 6"}   # which measurements to run
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 REQUESTS=${REQUESTS:-300}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -28,7 +34,8 @@ ls -l "$bin" | awk '{printf "release binary: %.1f MB\n", $5/1048576}'
 run_id="bench_$(date +%s)"
 export EVENTS_PREFIX="jt-${run_id}"
 port=4100
-for service in auth users applications interviews analytics dashboard; do
+services="auth users applications interviews analytics dashboard contacts files"
+for service in $services; do
   upper=${service^^}
   port=$((port + 1))
   export "${upper}_DATABASE=jt_${service}_${run_id}" "${upper}_PORT=$port" "${upper}_URL=http://127.0.0.1:$port"
@@ -44,7 +51,9 @@ supervisor=$!
 cleanup() {
   kill -INT $supervisor 2>/dev/null; wait $supervisor 2>/dev/null || true
   [ -n "${KEEP:-}" ] && return
-  for service in auth users applications interviews analytics; do
+  [ -n "${s3_pid:-}" ] && kill "$s3_pid" "$s3_files_pid" 2>/dev/null
+  [ -n "${s3_dir:-}" ] && rm -rf "$s3_dir"
+  for service in $services files_s3; do
     psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS jt_${service}_${run_id} WITH (FORCE)" 2>/dev/null || true
   done
   rabbitmqctl list_queues --silent name 2>/dev/null | grep "^$EVENTS_PREFIX\." | xargs -r -n1 rabbitmqctl delete_queue >/dev/null 2>&1 || true
@@ -85,6 +94,7 @@ echo "$seeded"
 email=$(echo "$seeded" | grep "sign in as" | awk '{print $4}')
 seeded_at=$(date +%s)
 login=(--router "$router" --email "$email" --password jobtracker-demo)
+database_base="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
 applications_db="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432}/$APPLICATIONS_DATABASE"
 bench="$CARGO_TARGET_DIR/release/jobtracker-bench"
 if want 2; then
@@ -115,4 +125,27 @@ fi
 if want 4; then
 echo; echo "## 4. dashboardUpdated push latency"
 "$bench" push-latency "${login[@]}" --rate 50 --seconds 20
+fi
+
+if want 5; then
+echo; echo "## 5. contacts(search:) for that user with $CONTACTS contacts"
+"$bench" contacts "${login[@]}" --subgraph "$CONTACTS_URL/graphql" --database-url "$database_base/$CONTACTS_DATABASE" \
+  --contacts "$CONTACTS" --requests "$REQUESTS"
+fi
+
+if want 6; then
+echo; echo "## 6. 10 MiB résumé through uploadUrl/downloadUrl: local backend, S3 (s3s-fs), curl straight to S3"
+s3s=$(command -v s3s-fs || echo "$HOME/.cargo/bin/s3s-fs")
+s3_dir=$(mktemp -d) s3_port=4190 s3_key=bench s3_secret="bench-$run_id"
+"$s3s" --host 127.0.0.1 --port $s3_port --access-key $s3_key --secret-key "$s3_secret" "$s3_dir" >/dev/null 2>&1 &
+s3_pid=$!
+# A second files instance on S3, beside the local one the supervisor runs.
+FILES_PORT=4191 FILES_DATABASE="jt_files_s3_${run_id}" S3_ENDPOINT="http://127.0.0.1:$s3_port" S3_BUCKET=bench-resumes \
+  AWS_ACCESS_KEY_ID=$s3_key AWS_SECRET_ACCESS_KEY="$s3_secret" "$bin" run --target files >/tmp/jobtracker-bench-s3.log 2>&1 &
+s3_files_pid=$!
+for _ in $(seq 1 60); do curl -sf -o /dev/null http://127.0.0.1:4191/health && break; sleep 0.5; done
+echo "| measurement | result |"; echo "|---|---|"
+"$bench" files "${login[@]}" --files "$FILES_URL/graphql" --backend local
+"$bench" files "${login[@]}" --files "http://127.0.0.1:4191/graphql" --backend s3 \
+  --s3-endpoint "http://127.0.0.1:$s3_port" --s3-access-key $s3_key --s3-secret-key "$s3_secret"
 fi

@@ -6,8 +6,13 @@
 //!   aggregated by SQL over the raw application rows;
 //! - `push-latency`: a dashboard subscription through the router while
 //!   another connection makes mutations at a fixed rate: time from each
-//!   mutation's response to the next push.
+//!   mutation's response to the next push;
+//! - `contacts`: `contacts(search:)` at many contacts against the same SQL;
+//! - `files`: 10 MiB résumé PUT/GET through their URLs against curl straight
+//!   to the S3 server.
 
+mod contacts;
+mod files;
 mod lists;
 mod push;
 
@@ -58,6 +63,34 @@ enum Command {
         database_url: String,
         #[arg(long, default_value_t = 300)]
         requests: usize,
+    },
+    /// contacts(search:) for a user with `contacts` contacts.
+    Contacts {
+        #[command(flatten)]
+        login: Login,
+        #[arg(long)]
+        subgraph: String,
+        /// The contacts database (rows are inserted there, and the SQL floor).
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 100_000)]
+        contacts: i32,
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+    },
+    /// Résumé upload/download throughput on one backend.
+    Files {
+        #[command(flatten)]
+        login: Login,
+        /// The files subgraph's /graphql (of the backend measured).
+        #[arg(long)]
+        files: String,
+        #[arg(long)]
+        backend: String,
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+        #[command(flatten)]
+        baseline: files::S3Baseline,
     },
     /// Mutation acknowledged → dashboardUpdated received.
     PushLatency {
@@ -167,5 +200,11 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Analytics { login, database_url, requests } => lists::analytics(&login, &database_url, requests).await,
         Command::PushLatency { login, rate, seconds } => push::latency(&login, rate, seconds).await,
+        Command::Contacts { login, subgraph, database_url, contacts, requests } => {
+            contacts::search(&login, &subgraph, &database_url, contacts, requests).await
+        }
+        Command::Files { login, files, backend, rounds, baseline } => {
+            files::throughput(&login, &files, &backend, rounds, &baseline).await
+        }
     }
 }

@@ -64,7 +64,9 @@ async fn a_resume_goes_up_and_is_seen_and_downloaded_by_another_user(system: &Sy
     assert_eq!(download(&url).await, (StatusCode::OK, DOCX.to_vec()));
 
     // Another user's upload is NOT_FOUND; signed out, nothing at all.
-    let stolen = mallory.run("mutation($id: ID!) { attachResume(fileId: $id) { id } }", json!({ "id": upload["file"]["id"] })).await;
+    let stolen = mallory
+        .run("mutation($id: ID!) { attachResume(fileId: $id) { id } }", json!({ "id": upload["file"]["id"] }))
+        .await;
     assert_eq!(stolen.error_code(), "NOT_FOUND", "{}", stolen.body);
     let anonymous = system.gql.run("mutation { removeResume { id } }", json!({})).await;
     assert_eq!(anonymous.error_code(), "UNAUTHENTICATED");
@@ -80,9 +82,12 @@ async fn a_resume_goes_up_and_is_seen_and_downloaded_by_another_user(system: &Sy
         .await;
     let fake = refused.data()["createResumeUpload"].clone();
     let fake_url = fake["uploadUrl"].as_str().unwrap();
-    let put = reqwest::Client::new().put(fake_url).header("content-type", "application/pdf").body(elf).send().await.unwrap();
+    let put =
+        reqwest::Client::new().put(fake_url).header("content-type", "application/pdf").body(elf).send().await.unwrap();
     assert_eq!(put.status(), StatusCode::OK);
-    let attached = ada_client.run("mutation($id: ID!) { attachResume(fileId: $id) { id } }", json!({ "id": fake["file"]["id"] })).await;
+    let attached = ada_client
+        .run("mutation($id: ID!) { attachResume(fileId: $id) { id } }", json!({ "id": fake["file"]["id"] }))
+        .await;
     assert_eq!((attached.error_code(), attached.error_field()), ("BAD_USER_INPUT", Some("fileId")));
 
     // Removed: null on the profile, and the URL handed out before is dead.

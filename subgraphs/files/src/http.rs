@@ -66,17 +66,17 @@ fn internal(err: impl std::fmt::Display) -> Response {
 
 impl Bytes {
     /// The shared checks of both routes: the caller's budget, then the signature.
-    fn admit(&self, peer: SocketAddr, grant: Grant, id: &str, signed: &Signed) -> Result<Uuid, Response> {
+    fn admit(&self, peer: SocketAddr, grant: Grant, id: &str, signed: &Signed) -> Result<Uuid, Box<Response>> {
         if let Err(retry_after) = self.buckets.try_acquire(&format!("ip:{}", peer.ip()), std::time::Instant::now()) {
             let mut response = plain(StatusCode::TOO_MANY_REQUESTS, "too many requests, slow down");
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            return Err(response);
+            return Err(Box::new(response));
         }
-        let id = Uuid::parse_str(id).map_err(|_| plain(StatusCode::NOT_FOUND, "no such file"))?;
+        let id = Uuid::parse_str(id).map_err(|_| Box::new(plain(StatusCode::NOT_FOUND, "no such file")))?;
         let signer = self.objects.signer();
         signer
             .verify(grant, id, signed.expires.as_deref(), signed.signature.as_deref(), chrono::Utc::now())
-            .map_err(forbidden)?;
+            .map_err(|refused| Box::new(forbidden(refused)))?;
         Ok(id)
     }
 }
@@ -92,7 +92,7 @@ async fn upload(
 ) -> Response {
     let id = match state.admit(peer, Grant::Upload, &id, &signed) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let declared_length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let file = match state.store.claim_receipt(id).await {
@@ -149,7 +149,7 @@ async fn download(
 ) -> Response {
     let id = match state.admit(peer, Grant::Download, &id, &signed) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let file = match state.store.attached(id).await {
         Ok(Some(file)) => file,

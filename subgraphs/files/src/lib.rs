@@ -48,7 +48,10 @@ pub const SPEC: ServiceSpec = jobtracker_kit::subgraph_spec!(
 pub enum Storage {
     /// `FILES_DIR`; URLs point at `FILES_PUBLIC_URL` (default: where this
     /// service listens).
-    Local { dir: PathBuf, public_url: Option<String> },
+    Local {
+        dir: PathBuf,
+        public_url: Option<String>,
+    },
     S3(S3Settings),
 }
 

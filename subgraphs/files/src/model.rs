@@ -82,9 +82,8 @@ impl NewUpload {
     /// PDF, DOC or DOCX, named with its type's extension, 1 byte to
     /// `max_bytes`.
     pub fn parse(file_name: &str, content_type: &str, size_bytes: i32, max_bytes: u64) -> Result<Self, AppError> {
-        let kind = DocumentKind::from_content_type(content_type).ok_or_else(|| {
-            AppError::bad_input("contentType", "a résumé must be a PDF, DOC or DOCX document")
-        })?;
+        let kind = DocumentKind::from_content_type(content_type)
+            .ok_or_else(|| AppError::bad_input("contentType", "a résumé must be a PDF, DOC or DOCX document"))?;
         let file_name = file_name.trim();
         let bad_name = |why: &str| AppError::bad_input("fileName", why);
         if file_name.is_empty() {
@@ -98,7 +97,11 @@ impl NewUpload {
         }
         let extension = file_name.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase());
         if extension.as_deref() != Some(kind.extension()) {
-            return Err(bad_name(&format!("a {} file's name ends in .{}", kind.extension().to_uppercase(), kind.extension())));
+            return Err(bad_name(&format!(
+                "a {} file's name ends in .{}",
+                kind.extension().to_uppercase(),
+                kind.extension()
+            )));
         }
         let size = u64::try_from(size_bytes).unwrap_or(0);
         if size == 0 || size > max_bytes {
@@ -122,7 +125,9 @@ pub enum StoredObject {
 pub fn check_stored(file: &File, stored: &StoredObject) -> Result<(), AppError> {
     let refuse = |why: String| AppError::bad_input("fileId", why);
     match stored {
-        StoredObject::Missing => Err(refuse("nothing was uploaded for this file: PUT its bytes to uploadUrl first".into())),
+        StoredObject::Missing => {
+            Err(refuse("nothing was uploaded for this file: PUT its bytes to uploadUrl first".into()))
+        }
         StoredObject::WrongSize(0) => Err(refuse(sniff::Mismatch::Empty.to_string())),
         StoredObject::WrongSize(size) => {
             Err(refuse(format!("{size} bytes were uploaded but {} were declared", file.size_bytes)))
@@ -148,7 +153,10 @@ mod tests {
     fn only_documents_of_a_bounded_size_with_a_matching_name() {
         let ok = NewUpload::parse(" CV.PDF ", "Application/PDF", 1000, DEFAULT_MAX_BYTES).unwrap();
         assert_eq!((ok.file_name.as_str(), ok.kind, ok.size_bytes), ("CV.PDF", DocumentKind::Pdf, 1000));
-        assert_eq!(field(NewUpload::parse("cv.exe", "application/x-msdownload", 10, 100)).as_deref(), Some("contentType"));
+        assert_eq!(
+            field(NewUpload::parse("cv.exe", "application/x-msdownload", 10, 100)).as_deref(),
+            Some("contentType")
+        );
         assert_eq!(field(NewUpload::parse("cv.exe", PDF, 10, 100)).as_deref(), Some("fileName"));
         assert_eq!(field(NewUpload::parse("cv", PDF, 10, 100)).as_deref(), Some("fileName"));
         assert_eq!(field(NewUpload::parse("a/b.pdf", PDF, 10, 100)).as_deref(), Some("fileName"));

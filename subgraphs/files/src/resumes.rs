@@ -120,8 +120,10 @@ impl Resumes {
         let grace = chrono::Duration::from_std(grace).map_err(AppError::internal)?;
         let mut swept = 0;
         loop {
-            let batch =
-                self.store.sweep(grace, SWEEP_BATCH, async |doomed: Vec<Doomed>| self.delete_objects(&doomed).await).await?;
+            let batch = self
+                .store
+                .sweep(grace, SWEEP_BATCH, async |doomed: Vec<Doomed>| self.delete_objects(&doomed).await)
+                .await?;
             swept += batch;
             if batch < SWEEP_BATCH as usize {
                 return Ok(swept);

@@ -92,7 +92,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || text.len() > 128 {
+    if !text.len().is_multiple_of(2) || text.len() > 128 {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| text.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok())).collect()
@@ -135,7 +135,10 @@ mod tests {
         tampered[0] = if tampered[0] == b'0' { b'1' } else { b'0' };
         let tampered = String::from_utf8(tampered).unwrap();
         assert_eq!(check(Grant::Upload, file, &expires, &tampered, now), Err(Refused::BadSignature));
-        assert_eq!(check(Grant::Upload, file, &expires, &signature, now + Duration::minutes(16)), Err(Refused::Expired));
+        assert_eq!(
+            check(Grant::Upload, file, &expires, &signature, now + Duration::minutes(16)),
+            Err(Refused::Expired)
+        );
         assert_eq!(check(Grant::Upload, file, &expires, "zz", now), Err(Refused::BadSignature));
         assert_eq!(check(Grant::Upload, file, "soon", &signature, now), Err(Refused::BadSignature));
         assert_eq!(signer.verify(Grant::Upload, file, None, Some(&signature), now), Err(Refused::Unsigned));

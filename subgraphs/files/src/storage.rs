@@ -170,18 +170,14 @@ impl S3Store {
         match self.client.head_bucket().bucket(&self.bucket).send().await {
             Ok(_) => Ok(()),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
-                self.client
-                    .create_bucket()
-                    .bucket(&self.bucket)
-                    .send()
-                    .await
-                    .map(drop)
-                    .or_else(|err| {
-                        // Another replica created it first.
-                        let ours = err.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you());
-                        if ours { Ok(()) } else { Err(err) }
-                    })
-                    .with_context(|| format!("creating bucket {}", self.bucket))
+                match self.client.create_bucket().bucket(&self.bucket).send().await {
+                    Ok(_) => Ok(()),
+                    // Another replica created it first.
+                    Err(err) if err.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => Ok(()),
+                    Err(err) => {
+                        Err(anyhow::Error::new(err)).with_context(|| format!("creating bucket {}", self.bucket))
+                    }
+                }
             }
             Err(err) => Err(anyhow::Error::new(err)).with_context(|| format!("reaching bucket {}", self.bucket)),
         }
@@ -225,8 +221,14 @@ impl ObjectStore for S3Store {
     async fn promote(&self, from: &str, to: &str) -> anyhow::Result<bool> {
         // A server-side copy: the bytes checked next are a snapshot that a
         // later PUT to the upload URL cannot touch.
-        let copied =
-            self.client.copy_object().bucket(&self.bucket).copy_source(format!("{}/{from}", self.bucket)).key(to).send().await;
+        let copied = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{from}", self.bucket))
+            .key(to)
+            .send()
+            .await;
         match copied {
             Ok(_) => {}
             Err(err) if err.raw_response().is_some_and(|r| r.status().as_u16() == 404) => return Ok(false),
@@ -251,7 +253,13 @@ impl ObjectStore for S3Store {
     }
 
     async fn delete(&self, key: &str) -> anyhow::Result<()> {
-        self.client.delete_object().bucket(&self.bucket).key(key).send().await.with_context(|| format!("deleting {key}"))?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .with_context(|| format!("deleting {key}"))?;
         Ok(())
     }
 }

@@ -98,8 +98,7 @@ fn pending() -> diesel::dsl::And<diesel::dsl::IsNull<files::attached_at>, diesel
 }
 
 /// The résumé on a profile: attached and not doomed.
-fn current() -> diesel::dsl::And<diesel::dsl::IsNotNull<files::attached_at>, diesel::dsl::IsNull<files::removed_at>>
-{
+fn current() -> diesel::dsl::And<diesel::dsl::IsNotNull<files::attached_at>, diesel::dsl::IsNull<files::removed_at>> {
     files::attached_at.is_not_null().and(files::removed_at.is_null())
 }
 
@@ -185,7 +184,10 @@ impl Store {
     /// Gives a claimed PUT back (its bytes did not arrive whole).
     pub async fn release_receipt(&self, id: Uuid) -> AppResult<()> {
         let mut conn = self.pool.get().await?;
-        diesel::update(files::table.find(id)).set(files::received_at.eq(None::<DateTime<Utc>>)).execute(&mut conn).await?;
+        diesel::update(files::table.find(id))
+            .set(files::received_at.eq(None::<DateTime<Utc>>))
+            .execute(&mut conn)
+            .await?;
         Ok(())
     }
 
@@ -203,7 +205,7 @@ impl Store {
         Fut: Future<Output = AppResult<Result<(), AppError>>> + Send,
     {
         let mut conn = self.pool.get().await?;
-        let outcome = conn.transaction(async |conn| -> AppResult<Result<Option<Doomed>, AppError>> {
+        conn.transaction(async |conn| -> AppResult<Result<Option<Doomed>, AppError>> {
             let row = files::table
                 .filter(files::id.eq(id).and(files::owner_id.eq(owner)).and(files::removed_at.is_null()))
                 .select(FileRow::as_select())
@@ -224,8 +226,7 @@ impl Store {
             diesel::update(files::table.find(id)).set(files::attached_at.eq(db::now())).execute(conn).await?;
             Ok(Ok(previous))
         })
-        .await?;
-        outcome
+        .await?
     }
 
     /// Dooms the owner's résumé, if any, and returns it for deletion.

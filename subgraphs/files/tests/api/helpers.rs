@@ -13,8 +13,7 @@ pub const DOC_TYPE: &str = "application/msword";
 
 pub const CREATE: &str = "mutation($n: String!, $t: String!, $s: Int!) { createResumeUpload(fileName: $n, contentType: $t, sizeBytes: $s) { uploadUrl expiresAt file { id fileName contentType sizeBytes uploadedAt } } }";
 pub const ATTACH: &str = "mutation($id: ID!) { attachResume(fileId: $id) { id } }";
-pub const RESUME: &str =
-    "query($id: ID!) { _entities(representations: [{ __typename: \"User\", id: $id }]) { ... on User { resume { id fileName contentType sizeBytes downloadUrl } } } }";
+pub const RESUME: &str = "query($id: ID!) { _entities(representations: [{ __typename: \"User\", id: $id }]) { ... on User { resume { id fileName contentType sizeBytes downloadUrl } } } }";
 
 pub struct TestFiles {
     pub stack: Stack,

@@ -67,9 +67,16 @@ async fn bytes_beyond_the_declared_size_are_refused_at_the_put_and_nothing_is_ke
     let url = upload["uploadUrl"].as_str().unwrap();
     assert_eq!(files.put(url, PDF_TYPE, PDF).await, StatusCode::PAYLOAD_TOO_LARGE);
     // Streamed without a length: cut off at the limit, nothing stored.
-    let stream = futures::stream::iter(PDF.chunks(100).map(|c| Ok::<_, std::io::Error>(c.to_vec())).collect::<Vec<_>>());
-    let response =
-        files.http.put(url).header("content-type", PDF_TYPE).body(reqwest::Body::wrap_stream(stream)).send().await.unwrap();
+    let stream =
+        futures::stream::iter(PDF.chunks(100).map(|c| Ok::<_, std::io::Error>(c.to_vec())).collect::<Vec<_>>());
+    let response = files
+        .http
+        .put(url)
+        .header("content-type", PDF_TYPE)
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let attached = attach(&client, &upload).await;
     assert_eq!(attached.error_field(), Some("fileId"));

@@ -22,7 +22,10 @@ async fn real_documents_are_uploaded_attached_and_downloaded_byte_identical() {
 
         let resume = files.resume_of(&client, &ada.user_id).await;
         assert_eq!(resume["id"], upload["file"]["id"]);
-        assert_eq!((resume["contentType"].as_str(), resume["sizeBytes"].as_u64()), (Some(content_type), Some(bytes.len() as u64)));
+        assert_eq!(
+            (resume["contentType"].as_str(), resume["sizeBytes"].as_u64()),
+            (Some(content_type), Some(bytes.len() as u64))
+        );
         let (status, headers, body) = files.get(resume["downloadUrl"].as_str().unwrap()).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body, bytes, "{name} came back different");

@@ -55,7 +55,8 @@ async fn upload_and_download_urls_expire() {
 #[tokio::test]
 async fn the_byte_routes_are_rate_limited_per_address() {
     let files = TestFiles::spawn(&[("FILES_RATE_LIMIT_PER_SECOND", "1"), ("FILES_RATE_LIMIT_BURST", "5")]).await;
-    let url = format!("{}/downloads/00000000-0000-0000-0000-000000000000?expires=1&signature=00", files.stack["files"].url());
+    let url =
+        format!("{}/downloads/00000000-0000-0000-0000-000000000000?expires=1&signature=00", files.stack["files"].url());
     let mut statuses = Vec::new();
     for _ in 0..8 {
         statuses.push(files.get(&url).await.0);
