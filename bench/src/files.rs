@@ -31,7 +31,7 @@ pub struct S3Baseline {
 /// with comment lines), as the attach check wants one.
 fn pdf_of(size: usize) -> Vec<u8> {
     let head = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n";
-    let tail = b"trailer\n<< /Root 1 0 R >>\n%%EOF\n";
+    let tail = b"trailer\n<< /Root 1 0 R >>\nstartxref\n9\n%%EOF\n";
     let mut pdf = head.to_vec();
     while pdf.len() + tail.len() < size {
         let line = b"% padding padding padding padding padding padding padding padding padding padding\n";

@@ -16,17 +16,18 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use futures::StreamExt;
 use jobtracker_kit::rate_limit::TokenBuckets;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use uuid::Uuid;
 
 use crate::signing::{Grant, Refused};
-use crate::storage::LocalStore;
+use crate::storage::{LocalStore, ObjectStore};
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -34,6 +35,17 @@ struct Bytes {
     objects: Arc<LocalStore>,
     store: Store,
     buckets: Arc<TokenBuckets>,
+    trust_forwarded_for: bool,
+}
+
+/// How the byte routes meet their clients.
+#[derive(Clone, Debug)]
+pub struct ByteRoutes {
+    pub rate: jobtracker_kit::rate_limit::BucketSize,
+    /// `FILES_TRUST_FORWARDED_FOR`.
+    pub trust_forwarded_for: bool,
+    /// `CORS_ALLOW_ORIGINS`: browsers PUT and GET from the app's origin.
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -42,13 +54,30 @@ struct Signed {
     signature: Option<String>,
 }
 
-pub fn routes(objects: Arc<LocalStore>, store: Store, buckets: Arc<TokenBuckets>, max_bytes: u64) -> Router {
+pub fn routes(objects: Arc<LocalStore>, store: Store, settings: &ByteRoutes, max_bytes: u64) -> Router {
+    let buckets = Arc::new(TokenBuckets::new(settings.rate));
     Router::new()
         .route("/uploads/{id}", put(upload))
         .route("/downloads/{id}", get(download))
         // Bodies are bounded per upload (its declared size), below this.
         .layer(DefaultBodyLimit::max(usize::try_from(max_bytes).unwrap_or(usize::MAX).saturating_add(1)))
-        .with_state(Bytes { objects, store, buckets })
+        .layer(cors(&settings.cors_origins))
+        .with_state(Bytes { objects, store, buckets, trust_forwarded_for: settings.trust_forwarded_for })
+}
+
+/// Browsers at the app's origin may PUT (with its Content-Type) and GET;
+/// URLs carry their own credential, so no cookies are involved.
+fn cors(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::PUT])
+        .allow_headers([header::CONTENT_TYPE])
+        .expose_headers([header::CONTENT_DISPOSITION, header::CONTENT_LENGTH])
+        .max_age(std::time::Duration::from_secs(3600));
+    if origins.iter().any(|o| o == "*") {
+        return layer.allow_origin(AllowOrigin::any());
+    }
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    layer.allow_origin(AllowOrigin::list(origins))
 }
 
 fn plain(status: StatusCode, text: &str) -> Response {
@@ -65,9 +94,29 @@ fn internal(err: impl std::fmt::Display) -> Response {
 }
 
 impl Bytes {
+    /// The caller's address: the first `X-Forwarded-For` hop behind a
+    /// trusted proxy (`FILES_TRUST_FORWARDED_FOR`), else the peer's.
+    fn client_key(&self, headers: &HeaderMap, peer: SocketAddr) -> String {
+        let forwarded = self
+            .trust_forwarded_for
+            .then(|| headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
+            .flatten()
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|ip| !ip.is_empty());
+        format!("ip:{}", forwarded.map_or_else(|| peer.ip().to_string(), str::to_string))
+    }
+
     /// The shared checks of both routes: the caller's budget, then the signature.
-    fn admit(&self, peer: SocketAddr, grant: Grant, id: &str, signed: &Signed) -> Result<Uuid, Box<Response>> {
-        if let Err(retry_after) = self.buckets.try_acquire(&format!("ip:{}", peer.ip()), std::time::Instant::now()) {
+    fn admit(
+        &self,
+        headers: &HeaderMap,
+        peer: SocketAddr,
+        grant: Grant,
+        id: &str,
+        signed: &Signed,
+    ) -> Result<Uuid, Box<Response>> {
+        if let Err(retry_after) = self.buckets.try_acquire(&self.client_key(headers, peer), std::time::Instant::now()) {
             let mut response = plain(StatusCode::TOO_MANY_REQUESTS, "too many requests, slow down");
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             return Err(Box::new(response));
@@ -90,7 +139,7 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let id = match state.admit(peer, Grant::Upload, &id, &signed) {
+    let id = match state.admit(&headers, peer, Grant::Upload, &id, &signed) {
         Ok(id) => id,
         Err(response) => return *response,
     };
@@ -100,44 +149,76 @@ async fn upload(
         Ok(None) => return plain(StatusCode::CONFLICT, "this upload URL was used already, or the upload is gone"),
         Err(err) => return internal(err),
     };
+    let mut receipt = Receipt { store: state.store.clone(), id, partial: state.objects.partial_path(), whole: false };
     if declared_length.is_some_and(|length| length > file.size_bytes) {
-        let _ = state.store.release_receipt(id).await;
         return plain(StatusCode::PAYLOAD_TOO_LARGE, &format!("at most {} bytes were declared", file.size_bytes));
     }
-    match receive(&state.objects, &file.upload_key(), body, file.size_bytes).await {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(refusal) => {
-            let _ = state.store.release_receipt(id).await;
-            refusal
+    // The bytes must be in by the URL's expiry: a trickling client holds
+    // nothing past it (the sweeper may take the row soon after).
+    let window = (file.upload_expires_at - chrono::Utc::now()).to_std().unwrap_or_default();
+    let received = tokio::time::timeout(window, receive(&receipt.partial, body, file.size_bytes)).await;
+    match received {
+        Err(_) => return plain(StatusCode::REQUEST_TIMEOUT, "the upload URL expired before the bytes arrived"),
+        Ok(Err(refusal)) => return refusal,
+        Ok(Ok(())) => {}
+    }
+    let key = file.upload_key();
+    if let Err(err) = tokio::fs::rename(&receipt.partial, state.objects.path(&key)).await {
+        return internal(err);
+    }
+    receipt.whole = true;
+    // Swept while the bytes were arriving: keep nothing without a row.
+    match state.store.is_pending(id).await {
+        Ok(true) => StatusCode::OK.into_response(),
+        Ok(false) => {
+            let _ = state.objects.delete(&key).await;
+            plain(StatusCode::NOT_FOUND, "the upload is gone")
+        }
+        Err(err) => internal(err),
+    }
+}
+
+/// A claimed PUT; unless its bytes arrived whole it is undone however the
+/// request ended (an error, the deadline, or the client going away, which
+/// drops the handler mid-body): the partial file deleted, the claim released.
+struct Receipt {
+    store: Store,
+    id: Uuid,
+    partial: std::path::PathBuf,
+    whole: bool,
+}
+
+impl Drop for Receipt {
+    fn drop(&mut self) {
+        if self.whole {
+            return;
+        }
+        let _ = std::fs::remove_file(&self.partial);
+        let (store, id) = (self.store.clone(), self.id);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(err) = store.release_receipt(id).await {
+                    tracing::warn!(file_id = %id, error = %err, "could not release an interrupted upload");
+                }
+            });
         }
     }
 }
 
-/// Streams the body to a temporary file, at most `limit` bytes, and renames
-/// it to `key` only when it arrived whole.
-async fn receive(objects: &LocalStore, key: &str, body: Body, limit: u64) -> Result<(), Response> {
-    let target = objects.path(key);
-    let partial = target.with_extension(format!("part-{}", Uuid::new_v4().simple()));
-    let written = async {
-        let mut out = tokio::fs::File::create(&partial).await.map_err(internal)?;
-        let mut stream = body.into_data_stream();
-        let mut received: u64 = 0;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|_| plain(StatusCode::BAD_REQUEST, "the upload was interrupted"))?;
-            received = received.saturating_add(chunk.len() as u64);
-            if received > limit {
-                return Err(plain(StatusCode::PAYLOAD_TOO_LARGE, &format!("at most {limit} bytes were declared")));
-            }
-            out.write_all(&chunk).await.map_err(internal)?;
+/// Streams the body to `partial`, at most `limit` bytes.
+async fn receive(partial: &std::path::Path, body: Body, limit: u64) -> Result<(), Response> {
+    let mut out = tokio::fs::File::create(partial).await.map_err(internal)?;
+    let mut stream = body.into_data_stream();
+    let mut received: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| plain(StatusCode::BAD_REQUEST, "the upload was interrupted"))?;
+        received = received.saturating_add(chunk.len() as u64);
+        if received > limit {
+            return Err(plain(StatusCode::PAYLOAD_TOO_LARGE, &format!("at most {limit} bytes were declared")));
         }
-        out.sync_all().await.map_err(internal)?;
-        tokio::fs::rename(&partial, &target).await.map_err(internal)
+        out.write_all(&chunk).await.map_err(internal)?;
     }
-    .await;
-    if written.is_err() {
-        let _ = tokio::fs::remove_file(&partial).await;
-    }
-    written
+    out.sync_all().await.map_err(internal)
 }
 
 #[tracing::instrument(skip_all, fields(file_id = %id))]
@@ -146,8 +227,9 @@ async fn download(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
     Query(signed): Query<Signed>,
+    headers: HeaderMap,
 ) -> Response {
-    let id = match state.admit(peer, Grant::Download, &id, &signed) {
+    let id = match state.admit(&headers, peer, Grant::Download, &id, &signed) {
         Ok(id) => id,
         Err(response) => return *response,
     };

@@ -21,11 +21,12 @@ use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use jobtracker_kit::auth::TokenVerifier;
 use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::db;
-use jobtracker_kit::rate_limit::{BucketSize, TokenBuckets};
+use jobtracker_kit::rate_limit::BucketSize;
 use jobtracker_kit::server::ServiceApp;
 use jobtracker_kit::service::{ServiceEnv, ServiceSpec};
 
-use crate::resumes::{Resumes, UrlLifetimes};
+use crate::http::ByteRoutes;
+use crate::resumes::{Limits, Resumes};
 use crate::signing::UrlSigner;
 use crate::storage::{LocalStore, ObjectStore, S3Settings, S3Store};
 use crate::store::Store;
@@ -63,17 +64,18 @@ pub struct Config {
     pub storage: Storage,
     /// `FILES_MAX_BYTES`: the largest résumé accepted.
     pub max_bytes: u64,
-    /// `FILES_UPLOAD_URL_SECS` and `FILES_DOWNLOAD_URL_SECS`: how long
-    /// upload and download URLs work.
-    pub url_lifetimes: UrlLifetimes,
+    /// `FILES_UPLOAD_URL_SECS`, `FILES_DOWNLOAD_URL_SECS`,
+    /// `FILES_MAX_PENDING_UPLOADS`, `FILES_MAX_CONCURRENT_CHECKS`.
+    pub limits: Limits,
     /// `FILES_SWEEP_INTERVAL_SECS`: how often the sweeper runs.
     pub sweep_every: Duration,
     /// `FILES_SWEEP_GRACE_SECS`: how long after its upload window an upload
     /// may still be attached before it is swept.
     pub sweep_grace: Duration,
-    /// `FILES_RATE_LIMIT_PER_SECOND` / `FILES_RATE_LIMIT_BURST`: per client
-    /// address, on the local backend's byte routes.
-    pub byte_routes_rate: BucketSize,
+    /// The local backend's byte routes: `FILES_RATE_LIMIT_PER_SECOND` /
+    /// `FILES_RATE_LIMIT_BURST` per client address, `FILES_TRUST_FORWARDED_FOR`,
+    /// `CORS_ALLOW_ORIGINS`.
+    pub byte_routes: ByteRoutes,
 }
 
 impl Config {
@@ -83,6 +85,11 @@ impl Config {
             let value: u64 = vars.parse(key, default)?;
             anyhow::ensure!(value > 0, "{key} must be a positive number of seconds");
             Ok(Duration::from_secs(value))
+        };
+        let positive = |key: &str, default: i64| -> anyhow::Result<i64> {
+            let value: i64 = vars.parse(key, default)?;
+            anyhow::ensure!(value > 0, "{key} must be at least 1");
+            Ok(value)
         };
         let max_bytes: u64 = vars.parse("FILES_MAX_BYTES", model::DEFAULT_MAX_BYTES)?;
         // sizeBytes is a GraphQL Int.
@@ -117,12 +124,12 @@ impl Config {
             }),
             other => anyhow::bail!("FILES_STORAGE={other:?}: expected local or s3"),
         };
-        let byte_routes_rate = BucketSize {
+        let rate = BucketSize {
             per_second: vars.parse("FILES_RATE_LIMIT_PER_SECOND", 20.0)?,
             burst: vars.parse("FILES_RATE_LIMIT_BURST", 40.0)?,
         };
         anyhow::ensure!(
-            byte_routes_rate.per_second > 0.0 && byte_routes_rate.burst >= 1.0,
+            rate.per_second > 0.0 && rate.burst >= 1.0,
             "FILES_RATE_LIMIT_PER_SECOND must be > 0 and FILES_RATE_LIMIT_BURST >= 1"
         );
         Ok(Self {
@@ -130,13 +137,19 @@ impl Config {
             auth_url: env.url("auth")?,
             storage,
             max_bytes,
-            url_lifetimes: UrlLifetimes {
-                upload: seconds("FILES_UPLOAD_URL_SECS", model::DEFAULT_UPLOAD_WINDOW.as_secs())?,
-                download: seconds("FILES_DOWNLOAD_URL_SECS", 900)?,
+            limits: Limits {
+                upload_url: seconds("FILES_UPLOAD_URL_SECS", model::DEFAULT_UPLOAD_WINDOW.as_secs())?,
+                download_url: seconds("FILES_DOWNLOAD_URL_SECS", 900)?,
+                pending_uploads: positive("FILES_MAX_PENDING_UPLOADS", 5)?,
+                concurrent_checks: usize::try_from(positive("FILES_MAX_CONCURRENT_CHECKS", 4)?)?,
             },
             sweep_every: seconds("FILES_SWEEP_INTERVAL_SECS", 60)?,
             sweep_grace: Duration::from_secs(vars.parse("FILES_SWEEP_GRACE_SECS", 900)?),
-            byte_routes_rate,
+            byte_routes: ByteRoutes {
+                rate,
+                trust_forwarded_for: vars.parse("FILES_TRUST_FORWARDED_FOR", false)?,
+                cors_origins: vars.or("CORS_ALLOW_ORIGINS", "*").split(',').map(|o| o.trim().to_string()).collect(),
+            },
         })
     }
 }
@@ -158,13 +171,12 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
                 let signer = UrlSigner::new(store.signing_key().await?);
                 let public_url = public_url.clone().unwrap_or_else(|| own_url(addr));
                 let local = Arc::new(LocalStore::open(dir.clone(), public_url, signer).await?);
-                let buckets = Arc::new(TokenBuckets::new(config.byte_routes_rate));
-                let routes = http::routes(local.clone(), store.clone(), buckets, config.max_bytes);
+                let routes = http::routes(local.clone(), store.clone(), &config.byte_routes, config.max_bytes);
                 (local, Some(routes))
             }
             Storage::S3(settings) => (Arc::new(S3Store::connect(settings.clone()).await?), None),
         };
-        let resumes = Resumes::new(store.clone(), objects, config.url_lifetimes);
+        let resumes = Resumes::new(store.clone(), objects, config.limits);
         sweeper = Some(resumes.clone());
         let graphql = jobtracker_kit::graphql::subgraph_routes(schema::schema(resumes, config.max_bytes), verifier);
         let routes = match byte_routes {

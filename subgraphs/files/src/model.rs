@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn stored_bytes_must_have_the_declared_size_and_type() {
-        let pdf = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n".to_vec();
+        let pdf = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\nstartxref\n9\n%%EOF\n".to_vec();
         let declared = file("cv.pdf", pdf.len() as u64);
         assert!(check_stored(&declared, &StoredObject::Bytes(pdf.clone())).is_ok());
         assert_eq!(check_stored(&declared, &StoredObject::Missing).unwrap_err().field(), Some("fileId"));

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use jobtracker_kit::{AppError, AppResult};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -23,15 +24,25 @@ const SWEEP_BATCH: i64 = 100;
 pub struct Resumes {
     pub store: Store,
     objects: Arc<dyn ObjectStore>,
-    /// How long upload and download URLs work.
-    lifetimes: UrlLifetimes,
+    limits: Limits,
+    /// Attach checks running at once: each holds a database connection and
+    /// up to twice the résumé in memory.
+    checks: Arc<Semaphore>,
 }
 
 #[derive(Clone, Copy, Debug)]
-pub struct UrlLifetimes {
-    pub upload: Duration,
-    pub download: Duration,
+pub struct Limits {
+    /// How long an upload URL takes its PUT.
+    pub upload_url: Duration,
+    /// How long a download URL works.
+    pub download_url: Duration,
+    /// Uploads with an open window one user may hold.
+    pub pending_uploads: i64,
+    pub concurrent_checks: usize,
 }
+
+/// How long an attach waits for a check slot before RATE_LIMITED.
+const CHECK_SLOT_WAIT: Duration = Duration::from_secs(5);
 
 /// A pending upload and where to PUT its bytes.
 pub struct Upload {
@@ -41,20 +52,20 @@ pub struct Upload {
 }
 
 impl Resumes {
-    pub fn new(store: Store, objects: Arc<dyn ObjectStore>, lifetimes: UrlLifetimes) -> Self {
-        Self { store, objects, lifetimes }
+    pub fn new(store: Store, objects: Arc<dyn ObjectStore>, limits: Limits) -> Self {
+        Self { store, objects, limits, checks: Arc::new(Semaphore::new(limits.concurrent_checks)) }
     }
 
     pub async fn create_upload(&self, owner: Uuid, upload: &NewUpload) -> AppResult<Upload> {
-        let expires_at = jobtracker_kit::db::now() + self.lifetimes.upload;
-        let file = self.store.create_upload(owner, upload, expires_at).await?;
+        let expires_at = jobtracker_kit::db::now() + self.limits.upload_url;
+        let file = self.store.create_upload(owner, upload, expires_at, self.limits.pending_uploads).await?;
         let url = self.objects.upload_url(&file, expires_at).await.map_err(AppError::internal)?;
         Ok(Upload { file, url, expires_at })
     }
 
     /// A fresh time-limited URL for an attached résumé.
     pub async fn download_url(&self, file: &File) -> AppResult<String> {
-        let expires_at = Utc::now() + self.lifetimes.download;
+        let expires_at = Utc::now() + self.limits.download_url;
         self.objects.download_url(file, expires_at).await.map_err(AppError::internal)
     }
 
@@ -62,6 +73,10 @@ impl Resumes {
     /// declared; refused bytes are deleted with their row.
     #[tracing::instrument(skip(self), fields(user_id = %owner))]
     pub async fn attach(&self, owner: Uuid, id: Uuid) -> AppResult<()> {
+        let _slot = tokio::time::timeout(CHECK_SLOT_WAIT, self.checks.acquire())
+            .await
+            .map_err(|_| AppError::RateLimited { retry_after_secs: 1 })?
+            .map_err(AppError::internal)?;
         let objects = self.objects.clone();
         let previous = self
             .store
@@ -135,6 +150,11 @@ impl Resumes {
     /// (each sweep locks its rows with SKIP LOCKED).
     pub async fn run_sweeper(self, every: Duration, grace: Duration, stop: CancellationToken) -> anyhow::Result<()> {
         loop {
+            // A PUT cut short by a crash leaves a partial file; none lives
+            // past its upload window.
+            if let Err(err) = self.objects.forget_partials(self.limits.upload_url + grace).await {
+                tracing::warn!(error = format!("{err:#}"), "deleting partial uploads failed; next round retries");
+            }
             match self.sweep(grace).await {
                 Ok(0) => {}
                 Ok(swept) => tracing::info!(swept, "swept résumé files"),

@@ -30,6 +30,11 @@ pub trait ObjectStore: Send + Sync {
     async fn read(&self, key: &str, expected_size: u64) -> anyhow::Result<StoredObject>;
     /// Deletes the object at `key`; a missing one is no error.
     async fn delete(&self, key: &str) -> anyhow::Result<()>;
+    /// Deletes what interrupted uploads left behind, older than `age`
+    /// (S3 keeps no partial objects: nothing to do).
+    async fn forget_partials(&self, _age: Duration) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// A directory on this machine (or a volume every replica mounts).
@@ -42,7 +47,7 @@ pub struct LocalStore {
 
 impl LocalStore {
     pub async fn open(root: PathBuf, public_url: String, signer: UrlSigner) -> anyhow::Result<Self> {
-        for dir in ["uploads", "resumes"] {
+        for dir in ["uploads", "resumes", PARTIALS] {
             tokio::fs::create_dir_all(root.join(dir))
                 .await
                 .with_context(|| format!("creating {}", root.join(dir).display()))?;
@@ -58,7 +63,15 @@ impl LocalStore {
     pub fn signer(&self) -> &UrlSigner {
         &self.signer
     }
+
+    /// A fresh path for the bytes of a PUT while they arrive.
+    pub fn partial_path(&self) -> PathBuf {
+        self.root.join(PARTIALS).join(uuid::Uuid::new_v4().simple().to_string())
+    }
 }
+
+/// Where the local store writes PUTs until they are whole.
+const PARTIALS: &str = "partial";
 
 fn missing(err: &std::io::Error) -> bool {
     err.kind() == std::io::ErrorKind::NotFound
@@ -103,6 +116,17 @@ impl ObjectStore for LocalStore {
             Err(err) if !missing(&err) => Err(err).with_context(|| format!("deleting {key}")),
             _ => Ok(()),
         }
+    }
+
+    async fn forget_partials(&self, age: Duration) -> anyhow::Result<()> {
+        let mut entries = tokio::fs::read_dir(self.root.join(PARTIALS)).await.context("listing partial uploads")?;
+        while let Some(entry) = entries.next_entry().await? {
+            let modified = entry.metadata().await?.modified()?;
+            if modified.elapsed().unwrap_or_default() > age {
+                self.delete(&format!("{PARTIALS}/{}", entry.file_name().to_string_lossy())).await?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -200,6 +224,8 @@ impl ObjectStore for S3Store {
             .bucket(&self.bucket)
             .key(file.upload_key())
             .content_type(file.kind.content_type())
+            // Signed: S3 refuses a PUT of any other length.
+            .content_length(i64::try_from(file.size_bytes)?)
             .presigned(presigning(expires_at)?)
             .await?;
         Ok(request.uri().to_string())
@@ -249,7 +275,7 @@ impl ObjectStore for S3Store {
             return Ok(StoredObject::WrongSize(size));
         }
         let bytes = object.body.collect().await.with_context(|| format!("reading {key}"))?.into_bytes();
-        Ok(StoredObject::Bytes(bytes.to_vec()))
+        Ok(StoredObject::Bytes(bytes.into()))
     }
 
     async fn delete(&self, key: &str) -> anyhow::Result<()> {

@@ -122,24 +122,56 @@ impl Store {
         Ok(url_signing_key::table.select(url_signing_key::secret).find(1).first(&mut conn).await?)
     }
 
-    /// Records a pending upload of the owner's.
+    /// Records a pending upload of the owner's, unless they already have
+    /// `max_pending` uploads whose window is open (RATE_LIMITED until the
+    /// oldest closes): nobody parks unbounded bytes.
     #[tracing::instrument(skip(self, upload), fields(user_id = %owner))]
-    pub async fn create_upload(&self, owner: Uuid, upload: &NewUpload, expires_at: DateTime<Utc>) -> AppResult<File> {
+    pub async fn create_upload(
+        &self,
+        owner: Uuid,
+        upload: &NewUpload,
+        expires_at: DateTime<Utc>,
+        max_pending: i64,
+    ) -> AppResult<File> {
+        let size_bytes = i64::try_from(upload.size_bytes).map_err(AppError::internal)?;
         let mut conn = self.pool.get().await?;
-        let row: FileRow = diesel::insert_into(files::table)
-            .values((
-                files::id.eq(Uuid::now_v7()),
-                files::owner_id.eq(owner),
-                files::file_name.eq(&upload.file_name),
-                files::content_type.eq(upload.kind.content_type()),
-                files::size_bytes.eq(i64::try_from(upload.size_bytes).map_err(AppError::internal)?),
-                files::created_at.eq(db::now()),
-                files::upload_expires_at.eq(expires_at),
-            ))
-            .returning(FileRow::as_returning())
-            .get_result(&mut conn)
-            .await?;
-        Ok(File::try_from(row)?)
+        conn.transaction(async |conn| -> AppResult<File> {
+            lock_owner(conn, owner).await?;
+            let open: Vec<DateTime<Utc>> = files::table
+                .filter(files::owner_id.eq(owner).and(pending()).and(files::upload_expires_at.gt(diesel::dsl::now)))
+                .select(files::upload_expires_at)
+                .order(files::upload_expires_at)
+                .load(conn)
+                .await?;
+            if open.len() as i64 >= max_pending {
+                let closes = <[_]>::first(&open).map_or(1, |at| (*at - Utc::now()).num_seconds().max(1));
+                return Err(AppError::RateLimited { retry_after_secs: u64::try_from(closes).unwrap_or(1) });
+            }
+            let row: FileRow = diesel::insert_into(files::table)
+                .values((
+                    files::id.eq(Uuid::now_v7()),
+                    files::owner_id.eq(owner),
+                    files::file_name.eq(&upload.file_name),
+                    files::content_type.eq(upload.kind.content_type()),
+                    files::size_bytes.eq(size_bytes),
+                    files::created_at.eq(db::now()),
+                    files::upload_expires_at.eq(expires_at),
+                ))
+                .returning(FileRow::as_returning())
+                .get_result(conn)
+                .await?;
+            Ok(File::try_from(row)?)
+        })
+        .await
+    }
+
+    /// Whether the file is still pending (a PUT that outlived its row must
+    /// not leave bytes behind).
+    pub async fn is_pending(&self, id: Uuid) -> AppResult<bool> {
+        let mut conn = self.pool.get().await?;
+        let found =
+            files::table.find(id).filter(pending()).select(files::id).first::<Uuid>(&mut conn).await.optional()?;
+        Ok(found.is_some())
     }
 
     /// The current résumé of each of `owners` (one query for a page of profiles).
@@ -206,6 +238,9 @@ impl Store {
     {
         let mut conn = self.pool.get().await?;
         conn.transaction(async |conn| -> AppResult<Result<Option<Doomed>, AppError>> {
+            // One attach per owner at a time: two could both find no current
+            // résumé and collide on the one-résumé index.
+            lock_owner(conn, owner).await?;
             let row = files::table
                 .filter(files::id.eq(id).and(files::owner_id.eq(owner)).and(files::removed_at.is_null()))
                 .select(FileRow::as_select())
@@ -279,6 +314,15 @@ impl Store {
         })
         .await
     }
+}
+
+/// Serialises the owner's uploads and attaches until the transaction ends.
+async fn lock_owner(conn: &mut AsyncPgConnection, owner: Uuid) -> AppResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended('files:' || $1::text, 0))")
+        .bind::<diesel::sql_types::Uuid, _>(owner)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Every key a file's bytes may be under.

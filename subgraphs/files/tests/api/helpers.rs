@@ -95,3 +95,9 @@ pub async fn create_upload(client: &Gql, name: &str, content_type: &str, size: u
 pub async fn attach(client: &Gql, upload: &Value) -> jobtracker_testkit::GqlResponse {
     client.run(ATTACH, json!({ "id": upload["file"]["id"] })).await
 }
+
+/// The files service's local store in this test.
+pub fn data_dir(files: &TestFiles) -> std::path::PathBuf {
+    let env = files.stack.env.service_env(&jobtracker_files::SPEC);
+    std::path::PathBuf::from(env.vars.get("DATA_DIR").expect("tests have a DATA_DIR")).join("files")
+}

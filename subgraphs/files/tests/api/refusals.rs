@@ -82,3 +82,11 @@ async fn bytes_beyond_the_declared_size_are_refused_at_the_put_and_nothing_is_ke
     assert_eq!(attached.error_field(), Some("fileId"));
     assert!(attached.errors()[0]["message"].as_str().unwrap().contains("nothing was uploaded"), "{}", attached.body);
 }
+
+#[tokio::test]
+async fn a_pdf_carrying_javascript_is_refused() {
+    let files = TestFiles::spawn(&[]).await;
+    let pdf = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >>\nendobj\nstartxref\n9\n%%EOF\n";
+    let message = refused(&files, "cv.pdf", PDF_TYPE, pdf.len(), pdf).await;
+    assert!(message.contains("JavaScript"), "{message}");
+}

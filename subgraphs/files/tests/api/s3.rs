@@ -52,21 +52,30 @@ async fn resumes_go_to_s3_through_presigned_urls_and_come_back_byte_identical() 
 async fn bytes_in_s3_that_are_not_what_was_declared_are_refused_and_deleted() {
     let (files, bucket) = TestFiles::spawn_s3(&[]).await;
     let (_, client) = files.user("Ada Lovelace").await;
+    // An executable under a PDF name: stored by S3, refused at attach, deleted.
     let mut elf = b"\x7fELF".to_vec();
     elf.resize(PDF.len(), 0);
-    // An executable under a PDF name, and a PDF with more bytes than declared.
+    let upload = create_upload(&client, "cv.pdf", PDF_TYPE, PDF.len()).await;
+    assert_eq!(files.put(upload["uploadUrl"].as_str().unwrap(), PDF_TYPE, &elf).await, StatusCode::OK);
+    let response = attach(&client, &upload).await;
+    assert_eq!((response.error_code(), response.error_field()), ("BAD_USER_INPUT", Some("fileId")));
+    let id = upload["file"]["id"].as_str().unwrap();
+    for key in [format!("uploads/{id}"), format!("resumes/{id}")] {
+        assert!(!files.s3().object_path(bucket, &key).exists(), "{key} was not deleted");
+    }
+
+    // More (or fewer) bytes than declared: the signed length makes S3 refuse the PUT.
+    let upload = create_upload(&client, "cv.pdf", PDF_TYPE, PDF.len()).await;
+    let url = upload["uploadUrl"].as_str().unwrap();
+    assert!(url.contains("content-length"), "the length is signed: {url}");
     let mut longer = PDF.to_vec();
     longer.extend_from_slice(b"trailing bytes");
-    for sent in [elf, longer] {
-        let upload = create_upload(&client, "cv.pdf", PDF_TYPE, PDF.len()).await;
-        assert_eq!(files.put(upload["uploadUrl"].as_str().unwrap(), PDF_TYPE, &sent).await, StatusCode::OK);
-        let response = attach(&client, &upload).await;
-        assert_eq!((response.error_code(), response.error_field()), ("BAD_USER_INPUT", Some("fileId")));
-        let id = upload["file"]["id"].as_str().unwrap();
-        for key in [format!("uploads/{id}"), format!("resumes/{id}")] {
-            assert!(!files.s3().object_path(bucket, &key).exists(), "{key} was not deleted");
-        }
-    }
+    assert_eq!(files.put(url, PDF_TYPE, &longer).await, StatusCode::FORBIDDEN);
+    assert_eq!(files.put(url, PDF_TYPE, &PDF[..100]).await, StatusCode::FORBIDDEN);
+    let response = attach(&client, &upload).await;
+    assert_eq!(response.error_field(), Some("fileId"));
+    assert!(response.errors()[0]["message"].as_str().unwrap().contains("nothing was uploaded"));
+    assert!(!files.s3().object_path(bucket, &format!("uploads/{}", upload["file"]["id"].as_str().unwrap())).exists());
 }
 
 #[tokio::test]

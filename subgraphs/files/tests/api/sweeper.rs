@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reqwest::StatusCode;
-use serde_json::json;
 
 use crate::helpers::*;
 
@@ -24,7 +23,12 @@ async fn rows(files: &TestFiles) -> i64 {
 
 #[tokio::test]
 async fn uploads_never_attached_are_swept_with_their_objects_and_attached_ones_stay() {
-    let vars = [("FILES_UPLOAD_URL_SECS", "1"), ("FILES_SWEEP_GRACE_SECS", "0"), ("FILES_SWEEP_INTERVAL_SECS", "1")];
+    let vars = [
+        ("FILES_UPLOAD_URL_SECS", "1"),
+        ("FILES_SWEEP_GRACE_SECS", "0"),
+        ("FILES_SWEEP_INTERVAL_SECS", "1"),
+        ("FILES_MAX_PENDING_UPLOADS", "10"),
+    ];
     let files = TestFiles::spawn(&vars).await;
     let (ada_account, ada) = files.user("Ada Lovelace").await;
     let kept = files.upload(&ada, "kept.pdf", PDF_TYPE, PDF).await;
@@ -49,10 +53,4 @@ async fn uploads_never_attached_are_swept_with_their_objects_and_attached_ones_s
     let resume = files.resume_of(&ada, &ada_account.user_id).await;
     assert_eq!(resume["id"], kept["file"]["id"]);
     assert_eq!(files.get(resume["downloadUrl"].as_str().unwrap()).await.0, StatusCode::OK);
-    let _ = json!(null);
-}
-
-fn data_dir(files: &TestFiles) -> std::path::PathBuf {
-    let env = files.stack.env.service_env(&jobtracker_files::SPEC);
-    std::path::PathBuf::from(env.vars.get("DATA_DIR").expect("tests have a DATA_DIR")).join("files")
 }
