@@ -6,18 +6,12 @@
 
 use std::time::Instant;
 
-use diesel::sql_types::{BigInt, Integer, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Integer, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{Login, Sample, graphql, http, login, measure, report};
-
-#[derive(diesel::QueryableByName)]
-struct Total {
-    #[diesel(sql_type = BigInt)]
-    total: i64,
-}
+use crate::{ListTarget, Sample, Total, graphql, http, login, measure, report};
 
 #[derive(diesel::QueryableByName)]
 #[allow(dead_code)]
@@ -78,13 +72,9 @@ async fn floor(conn: &mut AsyncPgConnection, owner: Uuid, pattern: &str) -> anyh
     Ok(())
 }
 
-pub async fn search(
-    login_as: &Login,
-    subgraph: &str,
-    database_url: &str,
-    contacts: i32,
-    requests: usize,
-) -> anyhow::Result<()> {
+pub async fn search(target: &ListTarget, contacts: i32) -> anyhow::Result<()> {
+    let ListTarget { login: login_as, subgraph, database_url, requests } = target;
+    let requests = *requests;
     let http = http();
     let (token, owner) = login(&http, login_as).await?;
     let mut conn = AsyncPgConnection::establish(database_url).await?;

@@ -116,7 +116,14 @@ pub async fn throughput(
 /// The same bytes PUT and GET straight to the S3 server by curl.
 fn baseline_to_s3(endpoint: &str, s3: &S3Baseline, file: &str, size: usize, rounds: usize) -> anyhow::Result<()> {
     let user = format!("{}:{}", s3.s3_access_key, s3.s3_secret_key);
-    let signed = ["--aws-sigv4", "aws:amz:us-east-1:s3", "--user", user.as_str()];
+    let signed = [
+        "--aws-sigv4",
+        "aws:amz:us-east-1:s3",
+        "--user",
+        user.as_str(),
+        "-H",
+        "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+    ];
     let bucket = format!("{}/{}", endpoint.trim_end_matches('/'), s3.s3_bucket);
     curl(&[&signed[..], &["-X", "PUT", &bucket]].concat())?;
     let object = format!("{bucket}/baseline.pdf");

@@ -7,13 +7,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{Login, Sample, graphql, http, login, measure, report};
-
-#[derive(diesel::QueryableByName)]
-struct Total {
-    #[diesel(sql_type = BigInt)]
-    total: i64,
-}
+use crate::{ListTarget, Login, Sample, Total, graphql, http, login, measure, report};
 
 #[derive(diesel::QueryableByName)]
 #[allow(dead_code)]
@@ -63,7 +57,9 @@ async fn list_floor(conn: &mut AsyncPgConnection, owner: Uuid, condition: &str, 
     Ok(())
 }
 
-pub async fn applications(login_as: &Login, subgraph: &str, database_url: &str, requests: usize) -> anyhow::Result<()> {
+pub async fn applications(target: &ListTarget) -> anyhow::Result<()> {
+    let ListTarget { login: login_as, subgraph, database_url, requests } = target;
+    let (subgraph, requests) = (subgraph.as_str(), *requests);
     let http = http();
     let (token, owner) = login(&http, login_as).await?;
     let mut conn = connect(database_url).await?;

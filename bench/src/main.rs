@@ -43,17 +43,7 @@ pub struct Login {
 #[derive(Subcommand)]
 enum Command {
     /// Applications list queries for a seeded user.
-    Applications {
-        #[command(flatten)]
-        login: Login,
-        #[arg(long)]
-        subgraph: String,
-        /// The applications database (for the SQL floor).
-        #[arg(long)]
-        database_url: String,
-        #[arg(long, default_value_t = 300)]
-        requests: usize,
-    },
+    Applications(ListTarget),
     /// The analytics query against SQL aggregation over the raw rows.
     Analytics {
         #[command(flatten)]
@@ -64,19 +54,13 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         requests: usize,
     },
-    /// contacts(search:) for a user with `contacts` contacts.
+    /// contacts(search:) for a user given `contacts` contacts (inserted
+    /// into the contacts database).
     Contacts {
         #[command(flatten)]
-        login: Login,
-        #[arg(long)]
-        subgraph: String,
-        /// The contacts database (rows are inserted there, and the SQL floor).
-        #[arg(long)]
-        database_url: String,
+        target: ListTarget,
         #[arg(long, default_value_t = 100_000)]
         contacts: i32,
-        #[arg(long, default_value_t = 300)]
-        requests: usize,
     },
     /// Résumé upload/download throughput on one backend.
     Files {
@@ -87,7 +71,7 @@ enum Command {
         files: String,
         #[arg(long)]
         backend: String,
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 20)]
         rounds: usize,
         #[command(flatten)]
         baseline: files::S3Baseline,
@@ -101,6 +85,29 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
     },
+}
+
+/// A `count(*) AS total` row.
+#[derive(diesel::QueryableByName)]
+pub struct Total {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub total: i64,
+}
+
+/// A list query measured three ways: the router, the subgraph straight,
+/// and the SQL it issues.
+#[derive(clap::Args)]
+pub struct ListTarget {
+    #[command(flatten)]
+    pub login: Login,
+    /// The subgraph's /graphql.
+    #[arg(long)]
+    pub subgraph: String,
+    /// Its database (for the SQL floor).
+    #[arg(long)]
+    pub database_url: String,
+    #[arg(long, default_value_t = 300)]
+    pub requests: usize,
 }
 
 /// Latencies of one measured operation.
@@ -195,14 +202,10 @@ pub async fn login(http: &reqwest::Client, login: &Login) -> anyhow::Result<(Str
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Applications { login, subgraph, database_url, requests } => {
-            lists::applications(&login, &subgraph, &database_url, requests).await
-        }
+        Command::Applications(target) => lists::applications(&target).await,
         Command::Analytics { login, database_url, requests } => lists::analytics(&login, &database_url, requests).await,
         Command::PushLatency { login, rate, seconds } => push::latency(&login, rate, seconds).await,
-        Command::Contacts { login, subgraph, database_url, contacts, requests } => {
-            contacts::search(&login, &subgraph, &database_url, contacts, requests).await
-        }
+        Command::Contacts { target, contacts } => contacts::search(&target, contacts).await,
         Command::Files { login, files, backend, rounds, baseline } => {
             files::throughput(&login, &files, &backend, rounds, &baseline).await
         }

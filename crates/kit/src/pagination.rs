@@ -114,11 +114,24 @@ pub fn after_cursor<QS>(
     };
     Box::new(
         sql::<Bool>(&format!("({time_column}, id) {op} ("))
-            .bind::<Timestamptz, _>(at)
+            .bind::<Timestamptz, _>(within_postgres_range(at))
             .sql(", ")
             .bind::<SqlUuid, _>(id)
             .sql(")"),
     )
+}
+
+/// A forged cursor may carry any time chrono reads (year -200000); PostgreSQL
+/// refuses times outside its range, so they are clamped to years 1900-9999,
+/// well around every stored row: the page is then all or nothing, never an
+/// error.
+fn within_postgres_range(at: DateTime<Utc>) -> DateTime<Utc> {
+    const EARLIEST: i64 = -2_208_988_800; // 1900-01-01T00:00:00Z
+    const LATEST: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    match (DateTime::from_timestamp(EARLIEST, 0), DateTime::from_timestamp(LATEST, 0)) {
+        (Some(earliest), Some(latest)) => at.clamp(earliest, latest),
+        _ => at,
+    }
 }
 
 #[cfg(test)]
@@ -147,5 +160,15 @@ mod tests {
         assert_eq!(page.after, Some(("Ada".to_string(), 7)));
         let err = PageRequest::<(String, i32)>::parse(Some(5), Some("%%%".into())).unwrap_err();
         assert!(matches!(err, AppError::BadUserInput { ref field, .. } if field == "after"));
+    }
+
+    #[test]
+    fn cursor_times_beyond_postgres_are_clamped() {
+        let far: DateTime<Utc> = "+200000-01-01T00:00:00Z".parse().unwrap();
+        let early: DateTime<Utc> = "-200000-01-01T00:00:00Z".parse().unwrap();
+        assert_eq!(within_postgres_range(far).to_rfc3339(), "9999-12-31T23:59:59+00:00");
+        assert_eq!(within_postgres_range(early).to_rfc3339(), "1900-01-01T00:00:00+00:00");
+        let now = Utc::now();
+        assert_eq!(within_postgres_range(now), now);
     }
 }

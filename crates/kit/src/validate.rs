@@ -27,6 +27,14 @@ impl HttpUrl {
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
             return Err(bad());
         }
+        // Parsing percent-encodes (an `é` becomes 6 characters): the stored
+        // form must fit too, or it would not read back.
+        if url.as_str().chars().count() > MAX_URL_CHARS {
+            return Err(AppError::bad_input(
+                field,
+                format!("URL must be at most {MAX_URL_CHARS} characters once encoded"),
+            ));
+        }
         Ok(Self(url.to_string()))
     }
 
@@ -78,13 +86,20 @@ impl Email {
 }
 
 /// A phone number as people write it (`+33 6 12 34 56 78`, `(555) 123-4567`):
-/// digits with an optional leading `+` and separators, 7 to 15 digits (E.164).
-/// Runs of white space become one space.
+/// digits with an optional leading `+` and separators, 7 to 15 digits (E.164),
+/// at most [`MAX_PHONE_CHARS`] characters in all. Runs of white space become
+/// one space.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Phone(String);
 
+pub const MAX_PHONE_CHARS: usize = 32;
+
 impl Phone {
     pub fn parse(raw: &str, field: &str) -> Result<Self, AppError> {
+        // Bounded first: separators are not digits, and would be unbounded.
+        if raw.trim().chars().count() > MAX_PHONE_CHARS {
+            return Err(AppError::bad_input(field, format!("phone must be at most {MAX_PHONE_CHARS} characters")));
+        }
         let phone = raw.split_whitespace().collect::<Vec<_>>().join(" ");
         let body = phone.strip_prefix('+').unwrap_or(&phone);
         let digits = body.chars().filter(char::is_ascii_digit).count();
@@ -263,9 +278,19 @@ mod tests {
         for ok in ["(555) 123-4567", "0612345678", "+1.555.123.4567"] {
             assert!(Phone::parse(ok, "p").is_ok(), "{ok}");
         }
-        for bad in ["12345", "call me", "+33 6 12 34 56 78 90 12 34", "555-CALL-NOW", "++33612345678"] {
+        let padded = format!("{}5551234567", "(".repeat(100_000));
+        for bad in ["12345", "call me", "+33 6 12 34 56 78 90 12 34", "555-CALL-NOW", "++33612345678", &padded] {
             assert_eq!(Phone::parse(bad, "input.phone").unwrap_err().field(), Some("input.phone"), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_url_must_fit_once_encoded() {
+        let fits = format!("https://example.com/{}", "a".repeat(MAX_URL_CHARS - 20));
+        assert!(HttpUrl::parse(&fits, "u").is_ok());
+        // 1 000 characters as typed, 6 000 once percent-encoded.
+        let grows = format!("https://example.com/{}", "é".repeat(1000));
+        assert_eq!(HttpUrl::parse(&grows, "input.url").unwrap_err().field(), Some("input.url"));
     }
 
     #[test]

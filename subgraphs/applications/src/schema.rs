@@ -271,8 +271,10 @@ impl Mutation {
     /// Deletes the application (its interviews follow); returns its id.
     async fn delete_application(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
         let viewer = require_viewer(ctx)?;
-        store(ctx).delete(viewer.user_id, parse_id(&id, "id")?).await?;
-        Ok(id)
+        let id = parse_id(&id, "id")?;
+        store(ctx).delete(viewer.user_id, id).await?;
+        // The canonical form, as every other answer writes it.
+        Ok(ID(id.to_string()))
     }
 }
 

@@ -242,13 +242,14 @@ impl Store {
 
     /// One page of the owner's contacts, newest first, optionally those whose
     /// name, company or position matches `search` (a LIKE pattern, see
-    /// `model::search_pattern`), and how many match in all.
+    /// `model::search_pattern`), and how many match in all (0 unless `count`).
     #[tracing::instrument(skip(self, page), fields(user_id = %owner))]
     pub async fn list(
         &self,
         owner: Uuid,
         search: Option<&str>,
         page: &PageRequest<ContactCursor>,
+        count: bool,
     ) -> AppResult<(Vec<Contact>, i64)> {
         let mut conn = self.pool.get().await?;
         let matching = || {
@@ -267,7 +268,7 @@ impl Store {
             .limit(page.fetch_limit())
             .load(&mut conn)
             .await?;
-        let total = matching().count().get_result(&mut conn).await?;
+        let total = if count { matching().count().get_result(&mut conn).await? } else { 0 };
         Ok((linked(&mut conn, rows).await?, total))
     }
 }

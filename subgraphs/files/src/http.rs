@@ -80,6 +80,8 @@ fn cors(origins: &[String]) -> CorsLayer {
     layer.allow_origin(AllowOrigin::list(origins))
 }
 
+const DOWNLOAD_CHUNK: usize = 256 * 1024;
+
 fn plain(status: StatusCode, text: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{text}\n")).into_response()
 }
@@ -250,5 +252,7 @@ async fn download(
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
         (header::CACHE_CONTROL, "private, no-store".to_string()),
     ];
-    (headers, Body::from_stream(tokio_util::io::ReaderStream::new(opened))).into_response()
+    // Large reads: the default 4 KiB chunks cost a third of the throughput.
+    let stream = tokio_util::io::ReaderStream::with_capacity(opened, DOWNLOAD_CHUNK);
+    (headers, Body::from_stream(stream)).into_response()
 }

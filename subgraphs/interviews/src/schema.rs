@@ -253,8 +253,10 @@ impl Mutation {
 
     async fn delete_interview(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
         let viewer = require_viewer(ctx)?;
-        store(ctx).delete(viewer.user_id, parse_id(&id, "id")?).await?;
-        Ok(id)
+        let id = parse_id(&id, "id")?;
+        store(ctx).delete(viewer.user_id, id).await?;
+        // The canonical form, as every other answer writes it.
+        Ok(ID(id.to_string()))
     }
 }
 

@@ -19,7 +19,10 @@ async fn every_change_is_published_with_the_contact() {
     )
     .await
     .data();
-    me.run("mutation($id: ID!) { deleteContact(id: $id) }", json!({ "id": id })).await.data();
+    // Sent in another spelling, answered in the canonical one.
+    let spelled = format!(" {} ", id.as_str().unwrap().to_uppercase());
+    let deleted = me.run("mutation($id: ID!) { deleteContact(id: $id) }", json!({ "id": spelled })).await;
+    assert_eq!(deleted.data()["deleteContact"], id);
 
     let events = tap.take(3).await;
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
