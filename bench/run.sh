@@ -41,6 +41,8 @@ for service in $services; do
   export "${upper}_DATABASE=jt_${service}_${run_id}" "${upper}_PORT=$port" "${upper}_URL=http://127.0.0.1:$port"
 done
 export ROUTER_PORT=${ROUTER_PORT:-4100}
+# The local résumé store of this run, removed with it.
+DATA_DIR=$(mktemp -d); export DATA_DIR
 # Measure throughput, not the limiter; dedupe off for an honest router cost.
 export RATE_LIMIT_PER_SECOND=1000000 RATE_LIMIT_BURST=1000000 ROUTER_DEDUPE=${ROUTER_DEDUPE:-false}
 export RUST_LOG=warn ROUTER_LOG_LEVEL=warn
@@ -51,6 +53,7 @@ supervisor=$!
 cleanup() {
   kill -INT $supervisor 2>/dev/null; wait $supervisor 2>/dev/null || true
   [ -n "${KEEP:-}" ] && return
+  rm -rf "$DATA_DIR"
   [ -n "${s3_pid:-}" ] && kill "$s3_pid" "$s3_files_pid" 2>/dev/null
   [ -n "${s3_dir:-}" ] && rm -rf "$s3_dir"
   for service in $services files_s3; do
