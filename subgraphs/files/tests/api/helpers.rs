@@ -101,3 +101,22 @@ pub fn data_dir(files: &TestFiles) -> std::path::PathBuf {
     let env = files.stack.env.service_env(&jobtracker_files::SPEC);
     std::path::PathBuf::from(env.vars.get("DATA_DIR").expect("tests have a DATA_DIR")).join("files")
 }
+
+/// Shared by both backends: with 2-second URLs, an upload URL and a download
+/// URL that worked are refused once expired. Returns the download URL and
+/// the owner, for checks of the backend's own.
+pub async fn urls_expire(files: &TestFiles) -> (String, Account, Gql) {
+    let (ada, client) = files.user("Ada Lovelace").await;
+    let late = create_upload(&client, "late.pdf", PDF_TYPE, PDF.len()).await;
+    let upload = files.upload(&client, "cv.pdf", PDF_TYPE, PDF).await;
+    assert!(attach(&client, &upload).await.errors().is_empty());
+    let download = files.resume_of(&client, &ada.user_id).await["downloadUrl"].as_str().unwrap().to_string();
+    assert_eq!(files.get(&download).await.0, StatusCode::OK);
+
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    assert_eq!(files.put(late["uploadUrl"].as_str().unwrap(), PDF_TYPE, PDF).await, StatusCode::FORBIDDEN);
+    assert_eq!(files.get(&download).await.0, StatusCode::FORBIDDEN);
+    (download, ada, client)
+}
+
+pub const SHORT_URLS: [(&str, &str); 2] = [("FILES_UPLOAD_URL_SECS", "2"), ("FILES_DOWNLOAD_URL_SECS", "2")];

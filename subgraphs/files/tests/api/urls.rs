@@ -35,17 +35,8 @@ async fn an_upload_url_takes_one_put_and_refuses_tampering() {
 
 #[tokio::test]
 async fn upload_and_download_urls_expire() {
-    let files = TestFiles::spawn(&[("FILES_UPLOAD_URL_SECS", "2"), ("FILES_DOWNLOAD_URL_SECS", "2")]).await;
-    let (ada, client) = files.user("Ada Lovelace").await;
-    let late = create_upload(&client, "late.pdf", PDF_TYPE, PDF.len()).await;
-    let upload = files.upload(&client, "cv.pdf", PDF_TYPE, PDF).await;
-    assert!(attach(&client, &upload).await.errors().is_empty());
-    let download = files.resume_of(&client, &ada.user_id).await["downloadUrl"].as_str().unwrap().to_string();
-    assert_eq!(files.get(&download).await.0, StatusCode::OK);
-
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(files.put(late["uploadUrl"].as_str().unwrap(), PDF_TYPE, PDF).await, StatusCode::FORBIDDEN);
-    assert_eq!(files.get(&download).await.0, StatusCode::FORBIDDEN);
+    let files = TestFiles::spawn(&SHORT_URLS).await;
+    let (download, ada, client) = urls_expire(&files).await;
     assert_eq!(files.get(&tamper(&download)).await.0, StatusCode::FORBIDDEN);
     // A fresh URL works again.
     let fresh = files.resume_of(&client, &ada.user_id).await["downloadUrl"].as_str().unwrap().to_string();
