@@ -35,6 +35,11 @@ pub struct DatabaseConfig {
     /// connection (and a new connection may take to open), so an exhausted
     /// pool or an unreachable server fails a request instead of hanging it.
     pub pool_timeout: std::time::Duration,
+    /// `DATABASE_STATEMENT_TIMEOUT_SECS`: the longest one statement of the
+    /// service's pool may run, so a costly query (a search over one user's
+    /// 100 000 rows, multiplied by aliases) gives its connection back
+    /// instead of holding it. Migrations are not bound by it.
+    pub statement_timeout: std::time::Duration,
 }
 
 impl DatabaseConfig {
@@ -47,11 +52,20 @@ impl DatabaseConfig {
             ),
             pool_size: crate::env::env_parse("DATABASE_POOL_SIZE", 16)?,
             pool_timeout: std::time::Duration::from_secs(crate::env::env_parse("DATABASE_POOL_TIMEOUT_SECS", 5)?),
+            statement_timeout: std::time::Duration::from_secs(crate::env::env_parse(
+                "DATABASE_STATEMENT_TIMEOUT_SECS",
+                30,
+            )?),
         })
     }
 
     pub fn url(&self) -> String {
         format!("{}/{}", self.base_url, self.name)
+    }
+
+    /// The URL the pool connects with: the database, with its statement timeout.
+    pub fn pool_url(&self) -> String {
+        format!("{}?options=-c%20statement_timeout%3D{}", self.url(), self.statement_timeout.as_millis())
     }
 }
 
@@ -60,7 +74,7 @@ impl DatabaseConfig {
 pub async fn bootstrap(config: &DatabaseConfig, migrations: EmbeddedMigrations) -> anyhow::Result<Pool> {
     create_database_if_missing(&config.base_url, &config.name).await?;
     run_migrations(config.url(), migrations).await?;
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(config.url());
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(config.pool_url());
     Pool::builder(manager)
         .max_size(config.pool_size)
         .runtime(deadpool::Runtime::Tokio1)

@@ -109,6 +109,7 @@ impl TestEnv {
             name: format!("jt_{service}_{}", self.id),
             pool_size: 8,
             pool_timeout: Duration::from_secs(10),
+            statement_timeout: Duration::from_secs(30),
         }
     }
 }
