@@ -12,6 +12,7 @@ mod files;
 mod gate;
 mod helpers;
 mod journey;
+mod notifications;
 mod router;
 mod seed;
 mod subscriptions;

@@ -15,6 +15,7 @@ pub const SERVICES: &[&ServiceSpec] = &[
     &jobtracker_dashboard::SPEC,
     &jobtracker_contacts::SPEC,
     &jobtracker_files::SPEC,
+    &jobtracker_notifications::SPEC,
 ];
 
 /// The service of that name.

@@ -1,0 +1,4 @@
+DROP TABLE notifications;
+DROP TABLE deliveries;
+DROP TABLE interviews;
+DROP TABLE preferences;

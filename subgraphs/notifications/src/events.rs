@@ -1,0 +1,54 @@
+//! What notifications consumes: every `interview.*` (kept in its replica,
+//! reminders re-planned, order-safe by aggregate version) and
+//! `application.status_changed` (an APPLICATION_UPDATE notice for the owner).
+//! Redeliveries are skipped by the consumer's processed-events record, and
+//! every delivery carries an idempotency key of its own besides.
+
+use async_trait::async_trait;
+use diesel_async::AsyncPgConnection;
+use jobtracker_kit::events::contracts::{
+    APPLICATION_STATUS_CHANGED, ApplicationStatusChanged, INTERVIEW_DELETED, InterviewChanged,
+};
+use jobtracker_kit::events::topology::QueueSpec;
+use jobtracker_kit::events::{Envelope, EventHandler, HandlerResult};
+
+use crate::model::{Clock, Interview, status_notice};
+use crate::store;
+
+pub const EVENTS_QUEUE: QueueSpec =
+    QueueSpec { name: "notifications.events", bindings: &["interview.*", APPLICATION_STATUS_CHANGED] };
+
+pub struct NotificationsHandler {
+    pub clock: Clock,
+}
+
+#[async_trait]
+impl EventHandler for NotificationsHandler {
+    async fn handle(&self, conn: &mut AsyncPgConnection, event: &Envelope) -> HandlerResult {
+        match event.event_type.as_str() {
+            APPLICATION_STATUS_CHANGED => {
+                let changed: ApplicationStatusChanged = event.payload()?;
+                let notice = status_notice(event.id, &changed, self.clock.now());
+                store::schedule(conn, &notice).await?;
+            }
+            kind if kind.starts_with("interview.") => {
+                let changed: InterviewChanged = event.payload()?;
+                let snapshot = changed.interview;
+                let interview = Interview {
+                    id: snapshot.interview_id,
+                    owner_id: snapshot.owner_id,
+                    company: snapshot.company,
+                    position: snapshot.position,
+                    scheduled_at: snapshot.scheduled_at,
+                    time_zone: snapshot.time_zone,
+                    active: kind != INTERVIEW_DELETED && !snapshot.cancelled,
+                };
+                if !store::remember_interview(conn, &interview, event.aggregate_version, self.clock).await? {
+                    tracing::debug!(interview_id = %interview.id, version = event.aggregate_version, "stale interview event");
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

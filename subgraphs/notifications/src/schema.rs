@@ -1,0 +1,151 @@
+//! notifications' part of the supergraph: `Notification` (owned here), the
+//! viewer's list, unread count and preferences, and marking read. Every
+//! notification is its owner's alone: another user's is NOT_FOUND.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, Schema, SchemaBuilder, SimpleObject};
+use chrono::{DateTime, Utc};
+use jobtracker_kit::graphql::require_viewer;
+use jobtracker_kit::pagination::{self, CountedConnection, PageRequest};
+use jobtracker_kit::validate;
+
+use crate::model::{Channel, Clock, Kind, Preferences};
+use crate::store::{self, NotificationCursor, Store};
+
+pub type NotificationsSchema = Schema<Query, Mutation, async_graphql::EmptySubscription>;
+
+// References the router completes from interviews and applications.
+#[derive(SimpleObject)]
+#[graphql(unresolvable = "id")]
+pub struct Interview {
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+#[graphql(unresolvable = "id")]
+pub struct Application {
+    pub id: ID,
+}
+
+pub struct Notification(pub store::Notification);
+
+#[Object]
+impl Notification {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn kind(&self) -> Kind {
+        self.0.kind
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn read_at(&self) -> Option<DateTime<Utc>> {
+        self.0.read_at
+    }
+    async fn interview(&self) -> Option<Interview> {
+        self.0.interview_id.map(|id| Interview { id: ID(id.to_string()) })
+    }
+    async fn application(&self) -> Option<Application> {
+        self.0.application_id.map(|id| Application { id: ID(id.to_string()) })
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct NotificationPreferences {
+    pub channels: Vec<Channel>,
+    /// Minutes before each interview a reminder goes out; default [1440, 60].
+    pub reminder_minutes_before: Vec<i32>,
+}
+
+impl From<Preferences> for NotificationPreferences {
+    fn from(chosen: Preferences) -> Self {
+        Self { channels: chosen.channels, reminder_minutes_before: chosen.reminder_minutes_before }
+    }
+}
+
+/// Absent fields keep their value.
+#[derive(InputObject)]
+pub struct NotificationPreferencesInput {
+    pub channels: Option<Vec<Channel>>,
+    pub reminder_minutes_before: Option<Vec<i32>>,
+}
+
+fn store<'a>(ctx: &Context<'a>) -> &'a Store {
+    ctx.data_unchecked::<Store>()
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The viewer's notifications, newest first.
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] unread_only: bool,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<CountedConnection<Notification>> {
+        let viewer = require_viewer(ctx)?;
+        let page = PageRequest::<NotificationCursor>::parse(first, after)?;
+        let (rows, total) = store(ctx).list(viewer.user_id, unread_only, &page).await?;
+        let key = |row: &store::Notification| NotificationCursor { at: row.created_at, id: row.id };
+        Ok(pagination::connection(rows, &page, total, key, Notification))
+    }
+
+    async fn unread_notification_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let viewer = require_viewer(ctx)?;
+        Ok(i32::try_from(store(ctx).unread_count(viewer.user_id).await?).unwrap_or(i32::MAX))
+    }
+
+    async fn notification_preferences(&self, ctx: &Context<'_>) -> Result<NotificationPreferences> {
+        let viewer = require_viewer(ctx)?;
+        Ok(store(ctx).preferences(viewer.user_id).await?.into())
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    async fn mark_notification_read(&self, ctx: &Context<'_>, id: ID) -> Result<Notification> {
+        let viewer = require_viewer(ctx)?;
+        let id = validate::parse_id(&id, "id", "a notification")?;
+        Ok(Notification(store(ctx).mark_read(viewer.user_id, id).await?))
+    }
+
+    /// How many were unread.
+    async fn mark_all_notifications_read(&self, ctx: &Context<'_>) -> Result<i32> {
+        let viewer = require_viewer(ctx)?;
+        Ok(i32::try_from(store(ctx).mark_all_read(viewer.user_id).await?).unwrap_or(i32::MAX))
+    }
+
+    /// Changes the viewer's preferences; pending reminders are re-planned.
+    async fn update_notification_preferences(
+        &self,
+        ctx: &Context<'_>,
+        input: NotificationPreferencesInput,
+    ) -> Result<NotificationPreferences> {
+        let viewer = require_viewer(ctx)?;
+        let current = store(ctx).preferences(viewer.user_id).await?;
+        let chosen = Preferences::changed(&current, input.channels, input.reminder_minutes_before)?;
+        store(ctx).set_preferences(viewer.user_id, &chosen, *ctx.data_unchecked::<Clock>()).await?;
+        Ok(chosen.into())
+    }
+}
+
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, async_graphql::EmptySubscription> {
+    Schema::build(Query, Mutation, async_graphql::EmptySubscription)
+        .enable_federation()
+        .extension(async_graphql::extensions::Tracing)
+}
+
+pub fn schema(store: Store, clock: Clock) -> NotificationsSchema {
+    schema_builder().data(store).data(clock).finish()
+}

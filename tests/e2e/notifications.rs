@@ -1,0 +1,72 @@
+//! Notifications through the router: an interview scheduled 61 minutes
+//! ahead gives its hour reminder in the app, a status change its notice, a
+//! cancelled interview nothing; the router completes each notification's
+//! interview and application from their subgraphs. The notifications
+//! service's clock runs 90 s ahead, so the hour reminder is due at once.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use jobtracker_testkit::RouterOptions;
+use serde_json::{Value, json};
+
+use crate::helpers::System;
+
+const LIST: &str = "{ notifications { totalCount edges { node { kind title body interview { id company } application { id company status } } } } unreadNotificationCount }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_and_status_notices_reach_the_app_through_the_router() {
+    let vars = [("NOTIFICATIONS_CLOCK_SKEW_SECS", "90"), ("NOTIFICATIONS_POLL_MILLIS", "100")]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+    let system = System::start_with_vars(RouterOptions::default(), &vars).await;
+    let (_, ada) = system.sign_up("Ada Lovelace").await;
+    let (_, mallory) = system.sign_up("Mallory").await;
+
+    let created = ada
+        .run(
+            "mutation { createApplication(input: { company: \"Acme\", position: \"Backend Engineer\", status: APPLIED }) { id } }",
+            json!({}),
+        )
+        .await;
+    let application = created.data()["createApplication"]["id"].clone();
+    ada.run(
+        "mutation($id: ID!) { changeApplicationStatus(id: $id, status: INTERVIEW) { id } }",
+        json!({ "id": application }),
+    )
+    .await
+    .data();
+    let schedule = "mutation($i: ScheduleInterviewInput!) { scheduleInterview(input: $i) { id } }";
+    let at = (Utc::now() + chrono::Duration::minutes(61)).to_rfc3339();
+    let input =
+        json!({ "applicationId": application, "scheduledAt": at, "timeZone": "Europe/Paris", "type": "ONLINE" });
+    let interview = ada.run(schedule, json!({ "i": input })).await.data()["scheduleInterview"]["id"].clone();
+    let cancelled = ada.run(schedule, json!({ "i": input })).await.data()["scheduleInterview"]["id"].clone();
+    ada.run("mutation($id: ID!) { cancelInterview(id: $id) { id } }", json!({ "id": cancelled })).await.data();
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let listed: Value = loop {
+        let listed = ada.run(LIST, json!({})).await.data().clone();
+        if listed["notifications"]["totalCount"] == 2 {
+            break listed;
+        }
+        assert!(Instant::now() < deadline, "{listed}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Wait a little longer: the cancelled interview's reminder never comes.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let listed_again = ada.run(LIST, json!({})).await.data().clone();
+    assert_eq!(listed_again["notifications"]["totalCount"], 2, "{listed_again}");
+
+    let nodes: Vec<&Value> = listed["notifications"]["edges"].as_array().unwrap().iter().map(|e| &e["node"]).collect();
+    let reminder = nodes.iter().find(|n| n["kind"] == "INTERVIEW_REMINDER").expect("a reminder");
+    assert_eq!(reminder["title"], "Interview with Acme in 1 hour");
+    assert_eq!(reminder["interview"], json!({ "id": interview, "company": "Acme" }));
+    let notice = nodes.iter().find(|n| n["kind"] == "APPLICATION_UPDATE").expect("a notice");
+    assert_eq!(notice["body"], "Acme — Backend Engineer: applied → interview");
+    assert_eq!(notice["application"], json!({ "id": application, "company": "Acme", "status": "INTERVIEW" }));
+    assert_eq!(listed["unreadNotificationCount"], 2);
+
+    let theirs = mallory.run(LIST, json!({})).await;
+    assert_eq!(theirs.data()["notifications"]["totalCount"], 0);
+    assert_eq!(system.gql.run(LIST, json!({})).await.error_code(), "UNAUTHENTICATED");
+}
