@@ -59,6 +59,19 @@ port_open 5672 || { echo "RabbitMQ is not listening on 127.0.0.1:5672" >&2; exit
 # Node.js and npm: the router's build fetches the playground from the npm registry.
 command -v npm >/dev/null || apt_install nodejs npm
 
+# MailDev (npm): the SMTP server notifications send to on a developer machine
+# and in tests (SMTP 127.0.0.1:1025; the mails at http://127.0.0.1:1080, REST
+# API under /email).
+if ! command -v maildev >/dev/null; then
+  echo "installing: maildev (npm)"
+  sudo_if_needed npm install -g --silent maildev@3.0.0 >/dev/null 2>&1
+fi
+if ! port_open 1025; then
+  nohup maildev --smtp 1025 --web 1080 --ip 127.0.0.1 >/tmp/jobtracker-maildev.log 2>&1 &
+  for _ in $(seq 1 30); do port_open 1025 && port_open 1080 && break; sleep 0.5; done
+fi
+port_open 1025 || { echo "MailDev is not listening on 127.0.0.1:1025" >&2; exit 1; }
+
 if $want_browser; then
   [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || apt_install chromium chromium-driver
   # s3s-fs checks SigV4 signatures (presigned URLs included); 0.14.1 is the
@@ -69,4 +82,4 @@ if $want_browser; then
       || cargo install --quiet s3s-fs --version 0.14.1 --features binary
   fi
 fi
-echo "services ready: PostgreSQL :5432, RabbitMQ :5672"
+echo "services ready: PostgreSQL :5432, RabbitMQ :5672, MailDev SMTP :1025 (mails at http://127.0.0.1:1080)"

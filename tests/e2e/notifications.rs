@@ -1,5 +1,6 @@
 //! Notifications through the router: an interview scheduled 61 minutes
-//! ahead gives its hour reminder in the app, a status change its notice, a
+//! ahead gives its hour reminder in the app and exactly one e-mail in the
+//! SMTP server (MailDev), a status change its notice, a
 //! cancelled interview nothing; the router completes each notification's
 //! interview and application from their subgraphs. The notifications
 //! service's clock runs 90 s ahead, so the hour reminder is due at once.
@@ -19,8 +20,12 @@ async fn reminders_and_status_notices_reach_the_app_through_the_router() {
     let vars = [("NOTIFICATIONS_CLOCK_SKEW_SECS", "90"), ("NOTIFICATIONS_POLL_MILLIS", "100")]
         .map(|(k, v)| (k.to_string(), v.to_string()));
     let system = System::start_with_vars(RouterOptions::default(), &vars).await;
-    let (_, ada) = system.sign_up("Ada Lovelace").await;
+    let (ada_account, ada) = system.sign_up("Ada Lovelace").await;
     let (_, mallory) = system.sign_up("Mallory").await;
+    let chosen = ada
+        .run("mutation { updateNotificationPreferences(input: { channels: [IN_APP, EMAIL], reminderMinutesBefore: [60] }) { channels } }", json!({}))
+        .await;
+    assert_eq!(chosen.data()["updateNotificationPreferences"]["channels"], json!(["IN_APP", "EMAIL"]));
 
     let created = ada
         .run(
@@ -52,7 +57,12 @@ async fn reminders_and_status_notices_reach_the_app_through_the_router() {
         assert!(Instant::now() < deadline, "{listed}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    // Wait a little longer: the cancelled interview's reminder never comes.
+    // Wait for the e-mail, and a little longer: the cancelled interview's reminder never comes.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while mails_to(&ada_account.email).await.is_empty() {
+        assert!(Instant::now() < deadline, "no e-mail arrived");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let listed_again = ada.run(LIST, json!({})).await.data().clone();
     assert_eq!(listed_again["notifications"]["totalCount"], 2, "{listed_again}");
@@ -66,7 +76,17 @@ async fn reminders_and_status_notices_reach_the_app_through_the_router() {
     assert_eq!(notice["application"], json!({ "id": application, "company": "Acme", "status": "INTERVIEW" }));
     assert_eq!(listed["unreadNotificationCount"], 2);
 
+    // Exactly one e-mail, in MailDev (started by scripts/ensure-services.sh).
+    let mails = mails_to(&ada_account.email).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0]["subject"], "Interview with Acme in 1 hour");
+
     let theirs = mallory.run(LIST, json!({})).await;
     assert_eq!(theirs.data()["notifications"]["totalCount"], 0);
     assert_eq!(system.gql.run(LIST, json!({})).await.error_code(), "UNAUTHENTICATED");
+}
+
+async fn mails_to(address: &str) -> Vec<Value> {
+    let all: Vec<Value> = reqwest::get("http://127.0.0.1:1080/api/email").await.expect("MailDev").json().await.unwrap();
+    all.into_iter().filter(|m| m["to"][0]["address"].as_str() == Some(address)).collect()
 }

@@ -1,13 +1,16 @@
 //! What notifications consumes: every `interview.*` (kept in its replica,
-//! reminders re-planned, order-safe by aggregate version) and
-//! `application.status_changed` (an APPLICATION_UPDATE notice for the owner).
+//! reminders re-planned, order-safe by aggregate version),
+//! `application.status_changed` (an APPLICATION_UPDATE notice for the owner)
+//! and `user.registered`/`user.updated` (where e-mails go: a replica, like
+//! contacts', rather than a call to users at every send).
 //! Redeliveries are skipped by the consumer's processed-events record, and
 //! every delivery carries an idempotency key of its own besides.
 
 use async_trait::async_trait;
 use diesel_async::AsyncPgConnection;
 use jobtracker_kit::events::contracts::{
-    APPLICATION_STATUS_CHANGED, ApplicationStatusChanged, INTERVIEW_DELETED, InterviewChanged,
+    APPLICATION_STATUS_CHANGED, ApplicationStatusChanged, INTERVIEW_DELETED, InterviewChanged, USER_REGISTERED,
+    USER_UPDATED, UserRegistered, UserUpdated,
 };
 use jobtracker_kit::events::topology::QueueSpec;
 use jobtracker_kit::events::{Envelope, EventHandler, HandlerResult};
@@ -15,8 +18,10 @@ use jobtracker_kit::events::{Envelope, EventHandler, HandlerResult};
 use crate::model::{Clock, Interview, status_notice};
 use crate::store;
 
-pub const EVENTS_QUEUE: QueueSpec =
-    QueueSpec { name: "notifications.events", bindings: &["interview.*", APPLICATION_STATUS_CHANGED] };
+pub const EVENTS_QUEUE: QueueSpec = QueueSpec {
+    name: "notifications.events",
+    bindings: &["interview.*", APPLICATION_STATUS_CHANGED, USER_REGISTERED, USER_UPDATED],
+};
 
 pub struct NotificationsHandler {
     pub clock: Clock,
@@ -30,6 +35,17 @@ impl EventHandler for NotificationsHandler {
                 let changed: ApplicationStatusChanged = event.payload()?;
                 let notice = status_notice(event.id, &changed, self.clock.now());
                 store::schedule(conn, &notice).await?;
+            }
+            USER_REGISTERED => {
+                let registered: UserRegistered = event.payload()?;
+                let (id, version) = (registered.user_id, event.aggregate_version);
+                store::remember_recipient(conn, id, &registered.email, &registered.full_name, None, version).await?;
+            }
+            USER_UPDATED => {
+                let updated: UserUpdated = event.payload()?;
+                let (id, version) = (updated.user_id, event.aggregate_version);
+                let phone = updated.phone.as_deref();
+                store::remember_recipient(conn, id, &updated.email, &updated.full_name, phone, version).await?;
             }
             kind if kind.starts_with("interview.") => {
                 let changed: InterviewChanged = event.payload()?;

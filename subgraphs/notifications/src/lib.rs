@@ -1,9 +1,10 @@
 //! notifications subgraph: owns `Notification` and each user's preferences;
 //! plans interview reminders from `interview.*` and status notices from
 //! `application.status_changed`, and delivers them when due (decision 28).
-//! This session: the in-app channel; e-mail and SMS come next.
+//! Channels: in the app and e-mail (SMTP); SMS comes next.
 
 pub mod events;
+pub mod mail;
 pub mod model;
 pub mod schema;
 pub mod store;
@@ -20,9 +21,10 @@ use jobtracker_kit::server::ServiceApp;
 use jobtracker_kit::service::{ServiceEnv, ServiceSpec};
 
 use crate::events::{EVENTS_QUEUE, NotificationsHandler};
+use crate::mail::Mailer;
 use crate::model::Clock;
 use crate::store::Store;
-use crate::worker::Sender;
+use crate::worker::{MailSettings, Sender};
 
 pub use schema::{NotificationsSchema, schema_builder};
 
@@ -46,6 +48,20 @@ pub struct Config {
     /// `NOTIFICATIONS_RETENTION_DAYS`: done deliveries and read notifications
     /// are pruned after this.
     pub retention: chrono::Duration,
+    /// `SMTP_URL`, `SMTP_FROM`, `SMTP_TIMEOUT_SECS`.
+    pub smtp: Smtp,
+    /// `NOTIFICATIONS_SEND_LEASE_SECS`, `NOTIFICATIONS_MAX_ATTEMPTS`,
+    /// `NOTIFICATIONS_FIRST_RETRY_SECS`.
+    pub lease: chrono::Duration,
+    pub max_attempts: i32,
+    pub first_retry: chrono::Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Smtp {
+    pub url: String,
+    pub from: String,
+    pub timeout: Duration,
 }
 
 impl Config {
@@ -63,6 +79,14 @@ impl Config {
             clock: Clock { skew: chrono::Duration::seconds(skew) },
             poll: Duration::from_millis(poll),
             retention: chrono::Duration::days(days),
+            smtp: Smtp {
+                url: vars.or("SMTP_URL", "smtp://127.0.0.1:1025"),
+                from: vars.or("SMTP_FROM", "Jobtracker <reminders@jobtracker.local>"),
+                timeout: Duration::from_secs(vars.parse("SMTP_TIMEOUT_SECS", 10)?),
+            },
+            lease: chrono::Duration::seconds(vars.parse("NOTIFICATIONS_SEND_LEASE_SECS", 60)?.max(1)),
+            max_attempts: vars.parse("NOTIFICATIONS_MAX_ATTEMPTS", 5)?.max(1),
+            first_retry: chrono::Duration::seconds(vars.parse("NOTIFICATIONS_FIRST_RETRY_SECS", 30)?.max(1)),
         })
     }
 }
@@ -77,7 +101,13 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let handler = NotificationsHandler { clock: config.clock };
     let events =
         Consumer::new(EVENTS_QUEUE, pool, config.service.bus.clone(), handler).with_settings(&config.service.events);
-    let sender = Sender { store, clock: config.clock, poll: config.poll, retention: config.retention };
+    let mail = MailSettings {
+        mailer: std::sync::Arc::new(Mailer::new(&config.smtp.url, &config.smtp.from, config.smtp.timeout)?),
+        lease: config.lease,
+        max_attempts: config.max_attempts,
+        first_retry: config.first_retry,
+    };
+    let sender = Sender { store, clock: config.clock, poll: config.poll, retention: config.retention, mail };
     Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
         .await?
         .with_worker("events", move |token| events.run(token))

@@ -37,6 +37,7 @@ mod tables {
             version -> Int8,
         }
     }
+    // The schedule as planning and in-app delivery see it…
     diesel::table! {
         deliveries (id) {
             id -> Uuid,
@@ -51,9 +52,37 @@ mod tables {
             body -> Text,
             state -> Text,
             attempts -> Int4,
-            last_error -> Nullable<Text>,
             sent_at -> Nullable<Timestamptz>,
             idempotency_key -> Text,
+        }
+    }
+    // …and as senders to other servers see it (diesel's tables stop at 16 columns).
+    diesel::table! {
+        #[sql_name = "deliveries"]
+        sending (id) {
+            id -> Uuid,
+            owner_id -> Uuid,
+            channel -> Text,
+            state -> Text,
+            due_at -> Timestamptz,
+            title -> Text,
+            body -> Text,
+            idempotency_key -> Text,
+            attempts -> Int4,
+            last_error -> Nullable<Text>,
+            sent_at -> Nullable<Timestamptz>,
+            lease_until -> Nullable<Timestamptz>,
+            attempted_at -> Nullable<Timestamptz>,
+            next_attempt_at -> Nullable<Timestamptz>,
+        }
+    }
+    diesel::table! {
+        recipients (user_id) {
+            user_id -> Uuid,
+            email -> Text,
+            full_name -> Text,
+            phone -> Nullable<Text>,
+            version -> Int8,
         }
     }
     diesel::table! {
@@ -71,10 +100,31 @@ mod tables {
         }
     }
 }
-use tables::{deliveries, interviews, notifications, preferences};
+use tables::{deliveries, interviews, notifications, preferences, recipients, sending};
 
 const PENDING: &str = "PENDING";
 const SENT: &str = "SENT";
+const FAILED: &str = "FAILED";
+const UNCONFIRMED: &str = "UNCONFIRMED";
+
+/// A due delivery leased to one sender for another server (e-mail).
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = sending)]
+pub struct Job {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub title: String,
+    pub body: String,
+    pub idempotency_key: String,
+    pub attempts: i32,
+}
+
+/// Where a user's e-mails go.
+#[derive(Clone, Debug, PartialEq, Queryable)]
+pub struct Recipient {
+    pub email: String,
+    pub full_name: String,
+}
 
 /// An in-app notification, as listed.
 #[derive(Clone, Debug, PartialEq)]
@@ -295,6 +345,103 @@ impl Store {
         .await
     }
 
+    /// Leases up to `limit` due deliveries of `channel` for `lease`: rows not
+    /// attempted, not waiting for a retry, not leased by a live sender.
+    pub async fn lease(
+        &self,
+        channel: Channel,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> AppResult<Vec<Job>> {
+        let mut conn = self.pool.get().await?;
+        conn.transaction(async |conn| -> AppResult<Vec<Job>> {
+            let ids: Vec<Uuid> = sending::table
+                .filter(sending::state.eq(PENDING).and(sending::channel.eq(channel.as_str())))
+                .filter(sending::due_at.le(now).and(sending::attempted_at.is_null()))
+                .filter(sending::lease_until.is_null().or(sending::lease_until.lt(now)))
+                .filter(sending::next_attempt_at.is_null().or(sending::next_attempt_at.le(now)))
+                .select(sending::id)
+                .order(sending::due_at)
+                .limit(limit)
+                .for_update()
+                .skip_locked()
+                .load(conn)
+                .await?;
+            Ok(diesel::update(sending::table.filter(sending::id.eq_any(&ids)))
+                .set(sending::lease_until.eq(now + lease))
+                .returning(Job::as_returning())
+                .get_results(conn)
+                .await?)
+        })
+        .await
+    }
+
+    pub async fn recipient(&self, user: Uuid) -> AppResult<Option<Recipient>> {
+        let mut conn = self.pool.get().await?;
+        Ok(recipients::table
+            .find(user)
+            .select((recipients::email, recipients::full_name))
+            .first(&mut conn)
+            .await
+            .optional()?)
+    }
+
+    /// Records that the job is being handed over, just before it is: from here
+    /// on it is never sent again. False when it was recorded already.
+    pub async fn record_attempt(&self, id: Uuid) -> AppResult<bool> {
+        let mut conn = self.pool.get().await?;
+        let recorded = diesel::update(sending::table.find(id).filter(sending::attempted_at.is_null()))
+            .set(sending::attempted_at.eq(db::now()))
+            .execute(&mut conn)
+            .await?;
+        Ok(recorded == 1)
+    }
+
+    pub async fn mark_sent(&self, id: Uuid) -> AppResult<()> {
+        let mut conn = self.pool.get().await?;
+        diesel::update(sending::table.find(id))
+            .set((sending::state.eq(SENT), sending::sent_at.eq(db::now()), sending::attempts.eq(sending::attempts + 1)))
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The attempt was refused: again at `retry_at`, or FAILED for good when `None`.
+    pub async fn attempt_failed(&self, id: Uuid, error: &str, retry_at: Option<DateTime<Utc>>) -> AppResult<()> {
+        let mut conn = self.pool.get().await?;
+        let state = if retry_at.is_some() { PENDING } else { FAILED };
+        diesel::update(sending::table.find(id))
+            .set((
+                sending::state.eq(state),
+                sending::attempts.eq(sending::attempts + 1),
+                sending::last_error.eq(error),
+                sending::attempted_at.eq(None::<DateTime<Utc>>),
+                sending::lease_until.eq(None::<DateTime<Utc>>),
+                sending::next_attempt_at.eq(retry_at),
+            ))
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Rows whose attempt was recorded but whose sender's lease ran out
+    /// without marking them (it died between handing over and recording):
+    /// UNCONFIRMED, so never a second e-mail. Returns how many.
+    pub async fn settle_unconfirmed(&self, now: DateTime<Utc>) -> AppResult<usize> {
+        let mut conn = self.pool.get().await?;
+        Ok(diesel::update(sending::table)
+            .filter(sending::state.eq(PENDING).and(sending::attempted_at.is_not_null()))
+            .filter(sending::lease_until.lt(now))
+            .set((
+                sending::state.eq(UNCONFIRMED),
+                sending::last_error
+                    .eq("the sender stopped between handing the message over and recording it; not sent again"),
+            ))
+            .execute(&mut conn)
+            .await?)
+    }
+
     /// Retention: deletes deliveries done (sent or failed) and notifications
     /// read before `before`; unread notifications stay until read. Returns
     /// how many rows went.
@@ -359,6 +506,31 @@ async fn preferences_of(conn: &mut AsyncPgConnection, user: Uuid) -> AppResult<P
     let column = Column::new("preferences", "channels");
     let channels = channels.iter().map(|c| column.parse(user, c)).collect::<Result<Vec<Channel>, _>>()?;
     Ok(Preferences { channels, reminder_minutes_before: minutes })
+}
+
+/// Records the user's address and name as of `version` (an older event
+/// changes nothing). Runs in the consumer's transaction.
+pub async fn remember_recipient(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+    email: &str,
+    full_name: &str,
+    phone: Option<&str>,
+    version: i64,
+) -> AppResult<bool> {
+    let changed = diesel::sql_query(
+        "INSERT INTO recipients (user_id, email, full_name, phone, version) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, full_name = excluded.full_name, \
+         phone = excluded.phone, version = excluded.version WHERE recipients.version < excluded.version",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(user)
+    .bind::<diesel::sql_types::Text, _>(email)
+    .bind::<diesel::sql_types::Text, _>(full_name)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(phone)
+    .bind::<diesel::sql_types::BigInt, _>(version)
+    .execute(conn)
+    .await?;
+    Ok(changed > 0)
 }
 
 /// Records the interview as of `version` (an older event changes nothing) and

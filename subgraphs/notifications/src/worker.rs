@@ -8,10 +8,15 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::model::Clock;
-use crate::store::Store;
+use std::sync::Arc;
+
+use crate::mail::{Mailer, Outgoing, SendError};
+use crate::model::{Channel, Clock};
+use crate::store::{Job, Store};
 
 const BATCH: i64 = 200;
+/// E-mails leased at once by one sender.
+const MAIL_BATCH: i64 = 20;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 pub struct Sender {
@@ -19,6 +24,19 @@ pub struct Sender {
     pub clock: Clock,
     pub poll: Duration,
     pub retention: chrono::Duration,
+    pub mail: MailSettings,
+}
+
+#[derive(Clone)]
+pub struct MailSettings {
+    pub mailer: Arc<Mailer>,
+    /// How long a sender holds the e-mails it leased; one whose attempt it
+    /// recorded and never marked becomes UNCONFIRMED after it.
+    pub lease: chrono::Duration,
+    /// Attempts before a delivery is FAILED.
+    pub max_attempts: i32,
+    /// The first retry's wait; each next one doubles it (capped at an hour).
+    pub first_retry: chrono::Duration,
 }
 
 impl Sender {
@@ -29,9 +47,77 @@ impl Sender {
             let batch = self.store.deliver_in_app(self.clock.now(), BATCH).await?;
             sent += batch.len();
             if (batch.len() as i64) < BATCH {
+                break;
+            }
+        }
+        Ok(sent + self.send_emails().await?)
+    }
+
+    /// Leases due e-mails and sends each at most once: the attempt is
+    /// recorded before the message is handed to the SMTP server and the row
+    /// marked SENT after; a refusal is retried with backoff, then FAILED.
+    pub async fn send_emails(&self) -> jobtracker_kit::AppResult<usize> {
+        let unconfirmed = self.store.settle_unconfirmed(self.clock.now()).await?;
+        if unconfirmed > 0 {
+            tracing::warn!(unconfirmed, "e-mails whose sender stopped mid-send are not sent again");
+        }
+        let mut sent = 0;
+        loop {
+            let jobs = self.store.lease(Channel::Email, self.clock.now(), self.mail.lease, MAIL_BATCH).await?;
+            for job in &jobs {
+                sent += usize::from(self.send_email(job).await?);
+            }
+            if (jobs.len() as i64) < MAIL_BATCH {
                 return Ok(sent);
             }
         }
+    }
+
+    async fn send_email(&self, job: &Job) -> jobtracker_kit::AppResult<bool> {
+        let Some(recipient) = self.store.recipient(job.owner_id).await? else {
+            tracing::error!(delivery_id = %job.id, "no e-mail address known for the user; the reminder failed");
+            self.store.attempt_failed(job.id, "no e-mail address is known for the user", None).await?;
+            return Ok(false);
+        };
+        if !self.store.record_attempt(job.id).await? {
+            return Ok(false);
+        }
+        let outgoing = Outgoing {
+            to_email: &recipient.email,
+            to_name: &recipient.full_name,
+            subject: &job.title,
+            text: &job.body,
+            idempotency_key: &job.idempotency_key,
+        };
+        match self.mail.mailer.send(&outgoing).await {
+            Ok(()) => {
+                self.store.mark_sent(job.id).await?;
+                Ok(true)
+            }
+            // Maybe accepted: left recorded, it settles as UNCONFIRMED.
+            Err(SendError::Unknown(err)) => {
+                tracing::warn!(delivery_id = %job.id, error = %err, "no answer from the SMTP server");
+                Ok(false)
+            }
+            Err(err) => {
+                let retry_at = matches!(err, SendError::Transient(_))
+                    .then(|| job.attempts + 1 < self.mail.max_attempts)
+                    .filter(|retry| *retry)
+                    .map(|_| self.clock.now() + self.backoff(job.attempts));
+                if retry_at.is_none() {
+                    tracing::error!(delivery_id = %job.id, error = %err, attempts = job.attempts + 1, "e-mail failed for good");
+                } else {
+                    tracing::warn!(delivery_id = %job.id, error = %err, "e-mail not accepted; retried later");
+                }
+                self.store.attempt_failed(job.id, &err.to_string(), retry_at).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    fn backoff(&self, attempts: i32) -> chrono::Duration {
+        let factor = 1i32.checked_shl(u32::try_from(attempts.clamp(0, 16)).unwrap_or(0)).unwrap_or(i32::MAX);
+        (self.mail.first_retry * factor).min(chrono::Duration::hours(1))
     }
 
     pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {

@@ -120,3 +120,103 @@ pub async fn wait_for_pending(app: &TestNotifications, interview: Uuid, expected
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A sender of this test's own (beside the service's), on a pool of its own.
+pub async fn sender(
+    app: &TestNotifications,
+    smtp_url: &str,
+    lease_secs: i64,
+    max_attempts: i32,
+) -> jobtracker_notifications::worker::Sender {
+    use jobtracker_notifications::worker::{MailSettings, Sender};
+    let pool =
+        jobtracker_kit::db::bootstrap(&app.stack.env.database("notifications"), jobtracker_notifications::MIGRATIONS)
+            .await
+            .unwrap();
+    let mailer = jobtracker_notifications::mail::Mailer::new(
+        smtp_url,
+        "Jobtracker <reminders@jobtracker.local>",
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    Sender {
+        store: jobtracker_notifications::store::Store::new(pool),
+        // 20 minutes ahead: deliveries from `due_email` are due for it.
+        clock: jobtracker_notifications::model::Clock { skew: chrono::Duration::minutes(20) },
+        poll: Duration::from_millis(10),
+        retention: chrono::Duration::days(1),
+        mail: MailSettings {
+            mailer: std::sync::Arc::new(mailer),
+            lease: chrono::Duration::seconds(lease_secs),
+            max_attempts,
+            first_retry: chrono::Duration::seconds(1),
+        },
+    }
+}
+
+/// The messages MailDev (started by scripts/ensure-services.sh) holds for `address`.
+pub async fn mails_to(address: &str) -> Vec<Value> {
+    let all: Vec<Value> = reqwest::get("http://127.0.0.1:1080/api/email")
+        .await
+        .expect("MailDev on :1080 (scripts/ensure-services.sh starts it)")
+        .json()
+        .await
+        .unwrap();
+    all.into_iter()
+        .filter(|m| m["to"].as_array().is_some_and(|to| to.iter().any(|t| t["address"].as_str() == Some(address))))
+        .collect()
+}
+
+/// Waits (15 s at most) for `count` messages to `address`.
+pub async fn wait_for_mails(address: &str, count: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let mails = mails_to(address).await;
+        if mails.len() >= count {
+            return mails;
+        }
+        assert!(Instant::now() < deadline, "{} of {count} mails to {address}", mails.len());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// An e-mail delivery for `owner` due in 10 minutes — after the service's
+/// own clock (90 s ahead), so only a sender of the test's sees it due — as
+/// planning would insert it; its id.
+pub async fn due_email(app: &TestNotifications, owner: &str, key: &str) -> Uuid {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let id = Uuid::now_v7();
+    let mut conn = AsyncPgConnection::establish(&app.database_url()).await.unwrap();
+    diesel::sql_query(
+        "INSERT INTO deliveries (id, owner_id, kind, channel, due_at, title, body, idempotency_key) \
+         VALUES ($1, $2, 'INTERVIEW_REMINDER', 'EMAIL', now() + interval '10 minutes', 'Interview with Acme in 1 hour', 'Acme — Backend Engineer', $3)",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .bind::<diesel::sql_types::Uuid, _>(Uuid::parse_str(owner).unwrap())
+    .bind::<diesel::sql_types::Text, _>(key)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    id
+}
+
+/// (state, attempts, last_error) of a delivery.
+pub async fn delivery_state(app: &TestNotifications, id: Uuid) -> (String, i32, Option<String>) {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        state: String,
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        attempts: i32,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        last_error: Option<String>,
+    }
+    let mut conn = AsyncPgConnection::establish(&app.database_url()).await.unwrap();
+    let row: Row = diesel::sql_query("SELECT state, attempts, last_error FROM deliveries WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    (row.state, row.attempts, row.last_error)
+}

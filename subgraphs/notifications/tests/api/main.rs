@@ -4,6 +4,7 @@
 //! runs 90 s ahead (`NOTIFICATIONS_CLOCK_SKEW_SECS`), so a reminder due in a
 //! minute is due now.
 
+mod email;
 mod helpers;
 mod planning;
 mod privacy;

@@ -4,9 +4,7 @@
 
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use jobtracker_notifications::model::Clock;
 use jobtracker_notifications::store::Store;
-use jobtracker_notifications::worker::Sender;
 
 use crate::helpers::*;
 
@@ -39,18 +37,7 @@ async fn senders_racing_over_1000_due_reminders_deliver_each_exactly_once() {
     // Two more senders on pools of their own, beside the service's own.
     let mut racers = Vec::new();
     for _ in 0..2 {
-        let pool = jobtracker_kit::db::bootstrap(
-            &app.stack.env.database("notifications"),
-            jobtracker_notifications::MIGRATIONS,
-        )
-        .await
-        .unwrap();
-        let sender = Sender {
-            store: Store::new(pool),
-            clock: Clock::default(),
-            poll: std::time::Duration::from_millis(10),
-            retention: chrono::Duration::days(1),
-        };
+        let sender = sender(&app, "smtp://127.0.0.1:1025", 60, 5).await;
         racers.push(tokio::spawn(async move { sender.deliver_due().await.unwrap() }));
     }
     let mut by_racers = 0;
