@@ -1,12 +1,13 @@
 //! notifications subgraph: owns `Notification` and each user's preferences;
 //! plans interview reminders from `interview.*` and status notices from
 //! `application.status_changed`, and delivers them when due (decision 28).
-//! Channels: in the app and e-mail (SMTP); SMS comes next.
+//! Channels: in the app, e-mail (SMTP) and SMS (Twilio's API, or the log).
 
 pub mod events;
 pub mod mail;
 pub mod model;
 pub mod schema;
+pub mod sms;
 pub mod store;
 pub mod worker;
 
@@ -23,6 +24,7 @@ use jobtracker_kit::service::{ServiceEnv, ServiceSpec};
 use crate::events::{EVENTS_QUEUE, NotificationsHandler};
 use crate::mail::Mailer;
 use crate::model::Clock;
+use crate::sms::{LogSms, TwilioSms};
 use crate::store::Store;
 use crate::worker::{MailSettings, Sender};
 
@@ -50,11 +52,20 @@ pub struct Config {
     pub retention: chrono::Duration,
     /// `SMTP_URL`, `SMTP_FROM`, `SMTP_TIMEOUT_SECS`.
     pub smtp: Smtp,
+    /// `SMS_PROVIDER` (`log`, the default, or `twilio`) and, for Twilio,
+    /// `TWILIO_BASE_URL`, `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `TWILIO_FROM`.
+    pub sms: Sms,
     /// `NOTIFICATIONS_SEND_LEASE_SECS`, `NOTIFICATIONS_MAX_ATTEMPTS`,
     /// `NOTIFICATIONS_FIRST_RETRY_SECS`.
     pub lease: chrono::Duration,
     pub max_attempts: i32,
     pub first_retry: chrono::Duration,
+}
+
+#[derive(Clone, Debug)]
+pub enum Sms {
+    Log,
+    Twilio { base_url: String, account_sid: String, auth_token: String, from: String },
 }
 
 #[derive(Clone, Debug)]
@@ -84,6 +95,20 @@ impl Config {
                 from: vars.or("SMTP_FROM", "Jobtracker <reminders@jobtracker.local>"),
                 timeout: Duration::from_secs(vars.parse("SMTP_TIMEOUT_SECS", 10)?),
             },
+            sms: match vars.or("SMS_PROVIDER", "log").as_str() {
+                "log" => Sms::Log,
+                "twilio" => {
+                    let required =
+                        |key: &str| vars.get(key).ok_or_else(|| anyhow::anyhow!("SMS_PROVIDER=twilio needs {key}"));
+                    Sms::Twilio {
+                        base_url: vars.or("TWILIO_BASE_URL", "https://api.twilio.com"),
+                        account_sid: required("TWILIO_ACCOUNT_SID")?,
+                        auth_token: required("TWILIO_AUTH_TOKEN")?,
+                        from: required("TWILIO_FROM")?,
+                    }
+                }
+                other => anyhow::bail!("SMS_PROVIDER={other:?}: expected log or twilio"),
+            },
             lease: chrono::Duration::seconds(vars.parse("NOTIFICATIONS_SEND_LEASE_SECS", 60)?.max(1)),
             max_attempts: vars.parse("NOTIFICATIONS_MAX_ATTEMPTS", 5)?.max(1),
             first_retry: chrono::Duration::seconds(vars.parse("NOTIFICATIONS_FIRST_RETRY_SECS", 30)?.max(1)),
@@ -103,6 +128,12 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
         Consumer::new(EVENTS_QUEUE, pool, config.service.bus.clone(), handler).with_settings(&config.service.events);
     let mail = MailSettings {
         mailer: std::sync::Arc::new(Mailer::new(&config.smtp.url, &config.smtp.from, config.smtp.timeout)?),
+        sms: match &config.sms {
+            Sms::Log => std::sync::Arc::new(LogSms),
+            Sms::Twilio { base_url, account_sid, auth_token, from } => {
+                std::sync::Arc::new(TwilioSms::new(base_url, account_sid, auth_token, from, config.smtp.timeout)?)
+            }
+        },
         lease: config.lease,
         max_attempts: config.max_attempts,
         first_retry: config.first_retry,

@@ -38,11 +38,15 @@ pub enum SendError {
     Unknown(String),
 }
 
+/// A short stable token of the delivery with this key (32 hex digits): the
+/// SMS provider's idempotency token, and the local part of the Message-ID.
+pub fn delivery_token(idempotency_key: &str) -> String {
+    Sha256::digest(idempotency_key.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
 /// The Message-ID of the delivery with this key.
 pub fn message_id(idempotency_key: &str) -> String {
-    let digest = Sha256::digest(idempotency_key.as_bytes());
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("<{hex}@notifications.jobtracker>")
+    format!("<{}@notifications.jobtracker>", delivery_token(idempotency_key))
 }
 
 fn escape_html(text: &str) -> String {

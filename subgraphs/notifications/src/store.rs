@@ -119,11 +119,12 @@ pub struct Job {
     pub attempts: i32,
 }
 
-/// Where a user's e-mails go.
+/// Where a user's e-mails and SMS go.
 #[derive(Clone, Debug, PartialEq, Queryable)]
 pub struct Recipient {
     pub email: String,
     pub full_name: String,
+    pub phone: Option<String>,
 }
 
 /// An in-app notification, as listed.
@@ -381,7 +382,7 @@ impl Store {
         let mut conn = self.pool.get().await?;
         Ok(recipients::table
             .find(user)
-            .select((recipients::email, recipients::full_name))
+            .select((recipients::email, recipients::full_name, recipients::phone))
             .first(&mut conn)
             .await
             .optional()?)

@@ -12,11 +12,14 @@ use std::sync::Arc;
 
 use crate::mail::{Mailer, Outgoing, SendError};
 use crate::model::{Channel, Clock};
+use crate::sms::SmsProvider;
 use crate::store::{Job, Store};
 
 const BATCH: i64 = 200;
-/// E-mails leased at once by one sender.
-const MAIL_BATCH: i64 = 20;
+/// E-mails or SMS leased at once by one sender.
+const HAND_OVER_BATCH: i64 = 20;
+/// Two messages' worth of SMS text at most.
+const MAX_SMS_CHARS: usize = 320;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 pub struct Sender {
@@ -30,6 +33,7 @@ pub struct Sender {
 #[derive(Clone)]
 pub struct MailSettings {
     pub mailer: Arc<Mailer>,
+    pub sms: Arc<dyn SmsProvider>,
     /// How long a sender holds the e-mails it leased; one whose attempt it
     /// recorded and never marked becomes UNCONFIRMED after it.
     pub lease: chrono::Duration,
@@ -53,50 +57,77 @@ impl Sender {
         Ok(sent + self.send_emails().await?)
     }
 
-    /// Leases due e-mails and sends each at most once: the attempt is
-    /// recorded before the message is handed to the SMTP server and the row
-    /// marked SENT after; a refusal is retried with backoff, then FAILED.
+    /// `send_emails` is named for what tests most often drive; it hands over
+    /// SMS as well.
     pub async fn send_emails(&self) -> jobtracker_kit::AppResult<usize> {
-        let unconfirmed = self.store.settle_unconfirmed(self.clock.now()).await?;
-        if unconfirmed > 0 {
-            tracing::warn!(unconfirmed, "e-mails whose sender stopped mid-send are not sent again");
-        }
-        let mut sent = 0;
-        loop {
-            let jobs = self.store.lease(Channel::Email, self.clock.now(), self.mail.lease, MAIL_BATCH).await?;
-            for job in &jobs {
-                sent += usize::from(self.send_email(job).await?);
-            }
-            if (jobs.len() as i64) < MAIL_BATCH {
-                return Ok(sent);
-            }
-        }
+        self.hand_over_due().await
     }
 
-    async fn send_email(&self, job: &Job) -> jobtracker_kit::AppResult<bool> {
-        let Some(recipient) = self.store.recipient(job.owner_id).await? else {
-            tracing::error!(delivery_id = %job.id, "no e-mail address known for the user; the reminder failed");
-            self.store.attempt_failed(job.id, "no e-mail address is known for the user", None).await?;
+    /// Leases due e-mails and SMS and hands each over at most once: the
+    /// attempt is recorded before the message goes to the SMTP server or SMS
+    /// provider and the row marked SENT after; a refusal is retried with
+    /// backoff, then FAILED.
+    async fn hand_over_due(&self) -> jobtracker_kit::AppResult<usize> {
+        let unconfirmed = self.store.settle_unconfirmed(self.clock.now()).await?;
+        if unconfirmed > 0 {
+            tracing::warn!(unconfirmed, "messages whose sender stopped mid-send are not sent again");
+        }
+        let mut sent = 0;
+        for channel in [Channel::Email, Channel::Sms] {
+            loop {
+                let jobs = self.store.lease(channel, self.clock.now(), self.mail.lease, HAND_OVER_BATCH).await?;
+                for job in &jobs {
+                    sent += usize::from(self.hand_over(channel, job).await?);
+                }
+                if (jobs.len() as i64) < HAND_OVER_BATCH {
+                    break;
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    async fn hand_over(&self, channel: Channel, job: &Job) -> jobtracker_kit::AppResult<bool> {
+        let recipient = self.store.recipient(job.owner_id).await?;
+        let missing = match &recipient {
+            None => Some("no address is known for the user"),
+            Some(known) if channel == Channel::Sms && known.phone.is_none() => Some("the user has no phone number"),
+            Some(_) => None,
+        };
+        let (Some(recipient), None) = (recipient, missing) else {
+            let why = missing.unwrap_or_default();
+            tracing::error!(delivery_id = %job.id, channel = channel.as_str(), why, "the reminder failed");
+            self.store.attempt_failed(job.id, why, None).await?;
             return Ok(false);
         };
+        let phone = recipient.phone.clone();
         if !self.store.record_attempt(job.id).await? {
             return Ok(false);
         }
-        let outgoing = Outgoing {
-            to_email: &recipient.email,
-            to_name: &recipient.full_name,
-            subject: &job.title,
-            text: &job.body,
-            idempotency_key: &job.idempotency_key,
+        let handed_over = match (channel, phone) {
+            (Channel::Sms, Some(phone)) => {
+                let text: String = format!("{}: {}", job.title, job.body).chars().take(MAX_SMS_CHARS).collect();
+                self.mail.sms.send(&phone, &text, &job.idempotency_key).await
+            }
+            _ => {
+                let outgoing = Outgoing {
+                    to_email: &recipient.email,
+                    to_name: &recipient.full_name,
+                    subject: &job.title,
+                    text: &job.body,
+                    idempotency_key: &job.idempotency_key,
+                };
+                self.mail.mailer.send(&outgoing).await
+            }
         };
-        match self.mail.mailer.send(&outgoing).await {
+        match handed_over {
             Ok(()) => {
                 self.store.mark_sent(job.id).await?;
                 Ok(true)
             }
             // Maybe accepted: left recorded, it settles as UNCONFIRMED.
             Err(SendError::Unknown(err)) => {
-                tracing::warn!(delivery_id = %job.id, error = %err, "no answer from the SMTP server");
+                tracing::warn!(delivery_id = %job.id, error = %err, "no answer from the server; not sent again");
                 Ok(false)
             }
             Err(err) => {
@@ -105,9 +136,9 @@ impl Sender {
                     .filter(|retry| *retry)
                     .map(|_| self.clock.now() + self.backoff(job.attempts));
                 if retry_at.is_none() {
-                    tracing::error!(delivery_id = %job.id, error = %err, attempts = job.attempts + 1, "e-mail failed for good");
+                    tracing::error!(delivery_id = %job.id, error = %err, attempts = job.attempts + 1, "delivery failed for good");
                 } else {
-                    tracing::warn!(delivery_id = %job.id, error = %err, "e-mail not accepted; retried later");
+                    tracing::warn!(delivery_id = %job.id, error = %err, "not accepted; retried later");
                 }
                 self.store.attempt_failed(job.id, &err.to_string(), retry_at).await?;
                 Ok(false)

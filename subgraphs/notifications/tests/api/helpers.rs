@@ -17,8 +17,16 @@ pub const LIST: &str = "{ notifications { totalCount edges { node { id kind titl
 
 impl TestNotifications {
     pub async fn spawn() -> Self {
-        let vars = [("NOTIFICATIONS_CLOCK_SKEW_SECS", "90"), ("NOTIFICATIONS_POLL_MILLIS", "100")]
-            .map(|(k, v)| (k.to_string(), v.to_string()));
+        Self::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        let vars: Vec<(String, String)> =
+            [("NOTIFICATIONS_CLOCK_SKEW_SECS", "90"), ("NOTIFICATIONS_POLL_MILLIS", "100")]
+                .iter()
+                .chain(extra)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         let stack = Stack::start_with(&[&jobtracker_auth::SPEC, &jobtracker_notifications::SPEC], &vars).await;
         let auth = Gql::new(stack["auth"].graphql_url());
         let anonymous = Gql::new(stack["notifications"].graphql_url());
@@ -147,6 +155,7 @@ pub async fn sender(
         retention: chrono::Duration::days(1),
         mail: MailSettings {
             mailer: std::sync::Arc::new(mailer),
+            sms: std::sync::Arc::new(jobtracker_notifications::sms::LogSms),
             lease: chrono::Duration::seconds(lease_secs),
             max_attempts,
             first_retry: chrono::Duration::seconds(1),

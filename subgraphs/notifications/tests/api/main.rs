@@ -9,3 +9,4 @@ mod helpers;
 mod planning;
 mod privacy;
 mod senders;
+mod sms;
