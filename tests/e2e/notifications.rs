@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use jobtracker_testkit::RouterOptions;
+use jobtracker_testkit::{RouterOptions, WsClient};
 use serde_json::{Value, json};
 
 use crate::helpers::System;
@@ -21,11 +21,22 @@ async fn reminders_and_status_notices_reach_the_app_through_the_router() {
         .map(|(k, v)| (k.to_string(), v.to_string()));
     let system = System::start_with_vars(RouterOptions::default(), &vars).await;
     let (ada_account, ada) = system.sign_up("Ada Lovelace").await;
-    let (_, mallory) = system.sign_up("Mallory").await;
+    let (mallory_account, mallory) = system.sign_up("Mallory").await;
     let chosen = ada
         .run("mutation { updateNotificationPreferences(input: { channels: [IN_APP, EMAIL], reminderMinutesBefore: [60] }) { channels } }", json!({}))
         .await;
     assert_eq!(chosen.data()["updateNotificationPreferences"]["channels"], json!(["IN_APP", "EMAIL"]));
+
+    // Both listen over the router's WebSocket before anything happens.
+    let token =
+        |account: &jobtracker_testkit::Account| json!({ "Authorization": format!("Bearer {}", account.access_token) });
+    let subscription = "subscription { notificationReceived { kind title interview { company } } }";
+    let mut ada_ws = WsClient::connect(&system.router.ws_url(), token(&ada_account)).await.expect("ada's socket");
+    ada_ws.subscribe("n", subscription).await;
+    let mut mallory_ws =
+        WsClient::connect(&system.router.ws_url(), token(&mallory_account)).await.expect("mallory's socket");
+    mallory_ws.subscribe("n", subscription).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
 
     let created = ada
         .run(
@@ -57,6 +68,19 @@ async fn reminders_and_status_notices_reach_the_app_through_the_router() {
         assert!(Instant::now() < deadline, "{listed}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    // Pushed over the subscription too, each once (read now: a socket that is
+    // not read does not answer the router's pings); Mallory hears nothing.
+    let mut pushed = Vec::new();
+    for _ in 0..2 {
+        let message = ada_ws.next_message(Duration::from_secs(5)).await.expect("a push");
+        pushed
+            .push(message["payload"]["data"]["notificationReceived"]["kind"].as_str().unwrap_or_default().to_string());
+    }
+    pushed.sort();
+    assert_eq!(pushed, ["APPLICATION_UPDATE", "INTERVIEW_REMINDER"]);
+    assert!(ada_ws.next_message(Duration::from_millis(500)).await.is_none(), "no third push");
+    assert!(mallory_ws.next_message(Duration::from_millis(300)).await.is_none(), "mallory hears nothing of ada's");
+
     // Wait for the e-mail, and a little longer: the cancelled interview's reminder never comes.
     let deadline = Instant::now() + Duration::from_secs(15);
     while mails_to(&ada_account.email).await.is_empty() {

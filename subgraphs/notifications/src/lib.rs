@@ -17,15 +17,16 @@ use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use jobtracker_kit::auth::TokenVerifier;
 use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::db;
-use jobtracker_kit::events::Consumer;
+use jobtracker_kit::events::{Consumer, Fanout, Outbox};
 use jobtracker_kit::server::ServiceApp;
 use jobtracker_kit::service::{ServiceEnv, ServiceSpec};
+use tokio_util::sync::CancellationToken;
 
 use crate::events::{EVENTS_QUEUE, NotificationsHandler};
 use crate::mail::Mailer;
 use crate::model::Clock;
 use crate::sms::{LogSms, TwilioSms};
-use crate::store::Store;
+use crate::store::{NOTIFICATION_CREATED, Store};
 use crate::worker::{MailSettings, Sender};
 
 pub use schema::{NotificationsSchema, schema_builder};
@@ -118,14 +119,17 @@ impl Config {
 
 pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let pool = db::bootstrap(&config.service.database, MIGRATIONS).await?;
-    let store = Store::new(pool.clone());
+    let outbox = Outbox::default();
+    let store = Store::new(pool.clone(), outbox.clone());
+    let background = CancellationToken::new();
+    let fanout = Fanout::spawn(config.service.bus.clone(), &[NOTIFICATION_CREATED], background.clone());
     let routes = jobtracker_kit::graphql::subgraph_routes(
-        schema::schema(store.clone(), config.clock),
+        schema::schema(store.clone(), config.clock, fanout),
         TokenVerifier::for_auth_service(&config.auth_url),
     );
     let handler = NotificationsHandler { clock: config.clock };
-    let events =
-        Consumer::new(EVENTS_QUEUE, pool, config.service.bus.clone(), handler).with_settings(&config.service.events);
+    let events = Consumer::new(EVENTS_QUEUE, pool.clone(), config.service.bus.clone(), handler)
+        .with_settings(&config.service.events);
     let mail = MailSettings {
         mailer: std::sync::Arc::new(Mailer::new(&config.smtp.url, &config.smtp.from, config.smtp.timeout)?),
         sms: match &config.sms {
@@ -141,6 +145,8 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let sender = Sender { store, clock: config.clock, poll: config.poll, retention: config.retention, mail };
     Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
         .await?
+        .with_background(background)
+        .with_outbox_relay(pool, outbox, &config.service)
         .with_worker("events", move |token| events.run(token))
         .with_worker("sender", move |token| sender.run(token)))
 }

@@ -8,9 +8,9 @@ use jobtracker_kit::events::contracts::ApplicationStatusChanged;
 use uuid::Uuid;
 
 pub const DEFAULT_REMINDER_MINUTES: [i32; 2] = [1440, 60];
-/// Channels a user has until they choose: in the app. E-mail and SMS are
-/// opted into (they need the address and phone the profile has).
-pub const DEFAULT_CHANNELS: [Channel; 1] = [Channel::InApp];
+/// Channels a user has until they choose: in the app and by e-mail (every
+/// account has its address). SMS is opted into: not every profile has a phone.
+pub const DEFAULT_CHANNELS: [Channel; 2] = [Channel::InApp, Channel::Email];
 pub const MAX_REMINDERS: usize = 5;
 /// A week.
 pub const MAX_MINUTES_BEFORE: i32 = 10_080;
@@ -259,7 +259,7 @@ mod tests {
         assert_eq!(soon[0].due_at, now + Duration::hours(1));
         // Scheduled 60 minutes and 30 seconds ahead with [60]: due 30 s ago, still sent.
         let late = reminders(&interview(now + Duration::seconds(3630)), &Preferences::default(), now);
-        assert_eq!(late.len(), 1);
+        assert_eq!(late.iter().map(|p| p.channel).collect::<Vec<_>>(), [Channel::InApp, Channel::Email]);
         let begun = interview(now - Duration::minutes(1));
         assert!(reminders(&begun, &prefs, now).is_empty());
         let cancelled = Interview { active: false, ..interview(now + Duration::hours(30)) };
@@ -271,7 +271,7 @@ mod tests {
         let at: DateTime<Utc> = "2026-12-01T13:30:00Z".parse().unwrap();
         let planned = reminders(&interview(at), &Preferences::default(), at - Duration::days(2));
         assert_eq!(planned[0].title, "Interview with Acme in 1 day");
-        assert_eq!(planned[1].title, "Interview with Acme in 1 hour");
+        assert_eq!(planned[2].title, "Interview with Acme in 1 hour");
         assert_eq!(planned[0].body, "Acme — Backend Engineer, Tue 1 Dec 2026, 14:30 (Europe/Paris)");
         assert_ne!(planned[0].idempotency_key, planned[1].idempotency_key);
         assert_eq!(in_words(90), "in 90 minutes");

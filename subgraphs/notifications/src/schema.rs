@@ -2,16 +2,24 @@
 //! viewer's list, unread count and preferences, and marking read. Every
 //! notification is its owner's alone: another user's is NOT_FOUND.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, Schema, SchemaBuilder, SimpleObject};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_graphql::{Context, ID, InputObject, Object, Result, Schema, SchemaBuilder, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
+use futures::Stream;
+use jobtracker_kit::AppError;
+use jobtracker_kit::events::Fanout;
 use jobtracker_kit::graphql::require_viewer;
 use jobtracker_kit::pagination::{self, CountedConnection, PageRequest};
+use jobtracker_kit::subscription::{Watch, viewer_stream};
 use jobtracker_kit::validate;
+use uuid::Uuid;
 
 use crate::model::{Channel, Clock, Kind, Preferences};
-use crate::store::{self, NotificationCursor, Store};
+use crate::store::{self, NOTIFICATION_CREATED, NotificationCursor, Store};
 
-pub type NotificationsSchema = Schema<Query, Mutation, async_graphql::EmptySubscription>;
+pub type NotificationsSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
 // References the router completes from interviews and applications.
 #[derive(SimpleObject)]
@@ -140,12 +148,43 @@ impl Mutation {
     }
 }
 
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, async_graphql::EmptySubscription> {
-    Schema::build(Query, Mutation, async_graphql::EmptySubscription)
+pub struct SubscriptionRoot;
+
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// Each of the viewer's notifications as it is delivered in the app; ends
+    /// with UNAUTHENTICATED when the access token expires.
+    async fn notification_received(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = Result<Notification>> + use<>> {
+        let viewer = require_viewer(ctx)?;
+        let events = ctx.data_unchecked::<Fanout>().subscribe();
+        let store = ctx.data_unchecked::<Store>().clone();
+        let watch = Watch { concerns: |event| event.event_type == NOTIFICATION_CREATED, debounce: Duration::ZERO };
+        // Pushes each notification once, oldest first, from the moment of subscribing.
+        let seen = Arc::new(Mutex::new(NotificationCursor { at: jobtracker_kit::db::now(), id: Uuid::max() }));
+        Ok(viewer_stream(viewer, events, watch, move || {
+            let (store, seen) = (store.clone(), seen.clone());
+            async move {
+                let after = seen.lock().map_err(|_| AppError::internal(anyhow::anyhow!("poisoned cursor")))?.clone();
+                let next = store.next_after(viewer.user_id, &after).await?;
+                if let (Some(found), Ok(mut cursor)) = (&next, seen.lock()) {
+                    *cursor = NotificationCursor { at: found.created_at, id: found.id };
+                }
+                Ok(next.map(Notification))
+            }
+        }))
+    }
+}
+
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, SubscriptionRoot> {
+    Schema::build(Query, Mutation, SubscriptionRoot)
         .enable_federation()
+        .enable_subscription_in_federation()
         .extension(async_graphql::extensions::Tracing)
 }
 
-pub fn schema(store: Store, clock: Clock) -> NotificationsSchema {
-    schema_builder().data(store).data(clock).finish()
+pub fn schema(store: Store, clock: Clock, fanout: Fanout) -> NotificationsSchema {
+    schema_builder().data(store).data(clock).data(fanout).finish()
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jobtracker_kit::db::{self, Pool};
+use jobtracker_kit::events::{Envelope, Outbox, Publisher};
 use jobtracker_kit::pagination::{Direction, PageRequest, after_cursor};
 use jobtracker_kit::stored::{Column, UnreadableValue};
 use jobtracker_kit::{AppError, AppResult};
@@ -183,11 +184,36 @@ pub struct NotificationCursor {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// Publishes `notification.created`, which every replica's subscribers hear.
+    publisher: Publisher,
+}
+
+/// An in-app notification was delivered: what `notificationReceived` pushes on.
+pub const NOTIFICATION_CREATED: &str = "notification.created";
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NotificationCreated {
+    notification_id: Uuid,
 }
 
 impl Store {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    pub fn new(pool: Pool, outbox: Outbox) -> Self {
+        Self { publisher: Publisher::new(pool.clone(), outbox), pool }
+    }
+
+    /// The viewer's oldest notification created after `after` (`None`: none since).
+    pub async fn next_after(&self, owner: Uuid, after: &NotificationCursor) -> AppResult<Option<Notification>> {
+        let mut conn = self.pool.get().await?;
+        let row = notifications::table
+            .filter(notifications::owner_id.eq(owner))
+            .filter(after_cursor("created_at", Direction::Ascending, after.at, after.id))
+            .order((notifications::created_at.asc(), notifications::id.asc()))
+            .select(NotificationRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?;
+        Ok(row.map(Notification::try_from).transpose()?)
     }
 
     pub async fn preferences(&self, user: Uuid) -> AppResult<Preferences> {
@@ -301,49 +327,51 @@ impl Store {
     /// in one transaction, so a delivery becomes exactly one notification
     /// whatever replicas or crashes do. Returns what was delivered.
     pub async fn deliver_in_app(&self, now: DateTime<Utc>, limit: i64) -> AppResult<Vec<Notification>> {
-        let mut conn = self.pool.get().await?;
-        conn.transaction(async |conn| -> AppResult<Vec<Notification>> {
-            let due: Vec<DueRow> = deliveries::table
-                .filter(deliveries::state.eq(PENDING))
-                .filter(deliveries::channel.eq(Channel::InApp.as_str()))
-                .filter(deliveries::due_at.le(now))
-                .select(DueRow::as_select())
-                .order(deliveries::due_at)
-                .limit(limit)
-                .for_update()
-                .skip_locked()
-                .load(conn)
-                .await?;
-            let mut delivered = Vec::with_capacity(due.len());
-            for row in due {
-                let written: NotificationRow = diesel::insert_into(notifications::table)
-                    .values((
-                        notifications::id.eq(Uuid::now_v7()),
-                        notifications::owner_id.eq(row.owner_id),
-                        notifications::kind.eq(&row.kind),
-                        notifications::title.eq(&row.title),
-                        notifications::body.eq(&row.body),
-                        notifications::interview_id.eq(row.interview_id),
-                        notifications::application_id.eq(row.application_id),
-                        notifications::created_at.eq(db::now()),
-                        notifications::delivery_id.eq(row.id),
-                    ))
-                    .returning(NotificationRow::as_returning())
-                    .get_result(conn)
+        self.publisher
+            .transaction(async |conn, events| -> AppResult<Vec<Notification>> {
+                let due: Vec<DueRow> = deliveries::table
+                    .filter(deliveries::state.eq(PENDING))
+                    .filter(deliveries::channel.eq(Channel::InApp.as_str()))
+                    .filter(deliveries::due_at.le(now))
+                    .select(DueRow::as_select())
+                    .order(deliveries::due_at)
+                    .limit(limit)
+                    .for_update()
+                    .skip_locked()
+                    .load(conn)
                     .await?;
-                diesel::update(deliveries::table.find(row.id))
-                    .set((
-                        deliveries::state.eq(SENT),
-                        deliveries::sent_at.eq(db::now()),
-                        deliveries::attempts.eq(deliveries::attempts + 1),
-                    ))
-                    .execute(conn)
-                    .await?;
-                delivered.push(Notification::try_from(written)?);
-            }
-            Ok(delivered)
-        })
-        .await
+                let mut delivered = Vec::with_capacity(due.len());
+                for row in due {
+                    let written: NotificationRow = diesel::insert_into(notifications::table)
+                        .values((
+                            notifications::id.eq(Uuid::now_v7()),
+                            notifications::owner_id.eq(row.owner_id),
+                            notifications::kind.eq(&row.kind),
+                            notifications::title.eq(&row.title),
+                            notifications::body.eq(&row.body),
+                            notifications::interview_id.eq(row.interview_id),
+                            notifications::application_id.eq(row.application_id),
+                            notifications::created_at.eq(db::now()),
+                            notifications::delivery_id.eq(row.id),
+                        ))
+                        .returning(NotificationRow::as_returning())
+                        .get_result(conn)
+                        .await?;
+                    diesel::update(deliveries::table.find(row.id))
+                        .set((
+                            deliveries::state.eq(SENT),
+                            deliveries::sent_at.eq(db::now()),
+                            deliveries::attempts.eq(deliveries::attempts + 1),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    let created = NotificationCreated { notification_id: written.id };
+                    events.record(Envelope::new(NOTIFICATION_CREATED, written.owner_id, written.id, 1, &created));
+                    delivered.push(Notification::try_from(written)?);
+                }
+                Ok(delivered)
+            })
+            .await
     }
 
     /// Leases up to `limit` due deliveries of `channel` for `lease`: rows not

@@ -95,9 +95,11 @@ impl Sender {
             Some(_) => None,
         };
         let (Some(recipient), None) = (recipient, missing) else {
+            // The replica may lag a registration or profile change: retried like a refusal.
             let why = missing.unwrap_or_default();
-            tracing::error!(delivery_id = %job.id, channel = channel.as_str(), why, "the reminder failed");
-            self.store.attempt_failed(job.id, why, None).await?;
+            let retry_at = self.retry_at(job);
+            tracing::warn!(delivery_id = %job.id, channel = channel.as_str(), why, retried = retry_at.is_some(), "no address");
+            self.store.attempt_failed(job.id, why, retry_at).await?;
             return Ok(false);
         };
         let phone = recipient.phone.clone();
@@ -131,10 +133,7 @@ impl Sender {
                 Ok(false)
             }
             Err(err) => {
-                let retry_at = matches!(err, SendError::Transient(_))
-                    .then(|| job.attempts + 1 < self.mail.max_attempts)
-                    .filter(|retry| *retry)
-                    .map(|_| self.clock.now() + self.backoff(job.attempts));
+                let retry_at = if matches!(err, SendError::Transient(_)) { self.retry_at(job) } else { None };
                 if retry_at.is_none() {
                     tracing::error!(delivery_id = %job.id, error = %err, attempts = job.attempts + 1, "delivery failed for good");
                 } else {
@@ -144,6 +143,11 @@ impl Sender {
                 Ok(false)
             }
         }
+    }
+
+    /// When to try `job` again after this attempt; `None` when it was the last.
+    fn retry_at(&self, job: &Job) -> Option<chrono::DateTime<chrono::Utc>> {
+        (job.attempts + 1 < self.mail.max_attempts).then(|| self.clock.now() + self.backoff(job.attempts))
     }
 
     fn backoff(&self, attempts: i32) -> chrono::Duration {

@@ -148,7 +148,7 @@ pub async fn sender(
     )
     .unwrap();
     Sender {
-        store: jobtracker_notifications::store::Store::new(pool),
+        store: jobtracker_notifications::store::Store::new(pool, jobtracker_kit::events::Outbox::default()),
         // 20 minutes ahead: deliveries from `due_email` are due for it.
         clock: jobtracker_notifications::model::Clock { skew: chrono::Duration::minutes(20) },
         poll: Duration::from_millis(10),

@@ -48,8 +48,9 @@ async fn cancelled_and_deleted_interviews_lose_their_pending_reminders() {
         interview_event(INTERVIEW_SCHEDULED, &ada.user_id, second, 1, at, false),
     ])
     .await;
-    wait_for_pending(&app, first, &[(1440, "IN_APP"), (60, "IN_APP")]).await;
-    wait_for_pending(&app, second, &[(1440, "IN_APP"), (60, "IN_APP")]).await;
+    let both = [(1440, "EMAIL"), (1440, "IN_APP"), (60, "EMAIL"), (60, "IN_APP")];
+    wait_for_pending(&app, first, &both).await;
+    wait_for_pending(&app, second, &both).await;
     app.publish([
         interview_event(INTERVIEW_CANCELLED, &ada.user_id, first, 2, at, true),
         interview_event(INTERVIEW_DELETED, &ada.user_id, second, 2, at, false),
@@ -67,7 +68,7 @@ async fn a_reschedule_moves_the_reminders_and_a_stale_event_changes_nothing() {
     let far = Utc::now() + Duration::days(3);
     let soon = Utc::now() + Duration::minutes(61);
     app.publish([interview_event(INTERVIEW_SCHEDULED, &ada.user_id, interview, 1, far, false)]).await;
-    wait_for_pending(&app, interview, &[(1440, "IN_APP"), (60, "IN_APP")]).await;
+    wait_for_pending(&app, interview, &[(1440, "EMAIL"), (1440, "IN_APP"), (60, "EMAIL"), (60, "IN_APP")]).await;
 
     // Moved to 61 minutes from now (version 3), then version 2 arrives late.
     app.publish([
@@ -86,7 +87,7 @@ async fn changed_preferences_replan_pending_reminders_and_are_bounded() {
     let defaults = client.run("{ notificationPreferences { channels reminderMinutesBefore } }", json!({})).await;
     assert_eq!(
         defaults.data()["notificationPreferences"],
-        json!({ "channels": ["IN_APP"], "reminderMinutesBefore": [1440, 60] })
+        json!({ "channels": ["IN_APP", "EMAIL"], "reminderMinutesBefore": [1440, 60] })
     );
     let interview = Uuid::now_v7();
     app.publish([interview_event(
@@ -98,15 +99,17 @@ async fn changed_preferences_replan_pending_reminders_and_are_bounded() {
         false,
     )])
     .await;
-    wait_for_pending(&app, interview, &[(1440, "IN_APP"), (60, "IN_APP")]).await;
+    wait_for_pending(&app, interview, &[(1440, "EMAIL"), (1440, "IN_APP"), (60, "EMAIL"), (60, "IN_APP")]).await;
 
     let update = "mutation($i: NotificationPreferencesInput!) { updateNotificationPreferences(input: $i) { channels reminderMinutesBefore } }";
     let changed = client.run(update, json!({ "i": { "reminderMinutesBefore": [30, 120, 30] } })).await;
     assert_eq!(
         changed.data()["updateNotificationPreferences"],
-        json!({ "channels": ["IN_APP"], "reminderMinutesBefore": [120, 30] })
+        json!({ "channels": ["IN_APP", "EMAIL"], "reminderMinutesBefore": [120, 30] })
     );
-    assert_eq!(pending(&app, interview).await, [(120, "IN_APP".to_string()), (30, "IN_APP".to_string())]);
+    let expected: Vec<(i32, String)> =
+        [(120, "EMAIL"), (120, "IN_APP"), (30, "EMAIL"), (30, "IN_APP")].map(|(m, c)| (m, c.to_string())).to_vec();
+    assert_eq!(pending(&app, interview).await, expected);
 
     for (input, field) in [
         (json!({ "reminderMinutesBefore": [1, 2, 3, 4, 5, 6] }), "input.reminderMinutesBefore"),

@@ -42,3 +42,27 @@ async fn another_users_notification_is_not_found_and_reading_is_the_owners() {
         assert_eq!(app.anonymous.run(query, json!({})).await.error_code(), "UNAUTHENTICATED", "{query}");
     }
 }
+
+#[tokio::test]
+async fn delivered_notifications_are_pushed_to_their_owner_only() {
+    use jobtracker_testkit::WsClient;
+    let app = TestNotifications::spawn().await;
+    let (ada, _) = app.user("Ada").await;
+    let (mallory, _) = app.user("Mallory").await;
+    let url = format!("ws://{}/ws", app.stack["notifications"].addr);
+    let subscription = "subscription { notificationReceived { kind title } }";
+    let mut ada_ws =
+        WsClient::connect(&url, json!({ "Authorization": format!("Bearer {}", ada.access_token) })).await.unwrap();
+    ada_ws.subscribe("n", subscription).await;
+    let mut mallory_ws =
+        WsClient::connect(&url, json!({ "Authorization": format!("Bearer {}", mallory.access_token) })).await.unwrap();
+    mallory_ws.subscribe("n", subscription).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    let at = Utc::now() + Duration::minutes(61);
+    app.publish([interview_event(INTERVIEW_SCHEDULED, &ada.user_id, Uuid::now_v7(), 1, at, false)]).await;
+    let pushed = ada_ws.next_message(std::time::Duration::from_secs(10)).await.expect("a push");
+    assert_eq!(pushed["payload"]["data"]["notificationReceived"]["title"], "Interview with Acme in 1 hour", "{pushed}");
+    assert!(ada_ws.next_message(std::time::Duration::from_millis(500)).await.is_none());
+    assert!(mallory_ws.next_message(std::time::Duration::from_millis(300)).await.is_none());
+}

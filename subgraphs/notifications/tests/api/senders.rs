@@ -95,7 +95,10 @@ async fn done_deliveries_and_read_notifications_are_pruned_after_the_retention()
         jobtracker_kit::db::bootstrap(&app.stack.env.database("notifications"), jobtracker_notifications::MIGRATIONS)
             .await
             .unwrap();
-    let pruned = Store::new(pool).prune(Utc::now() - chrono::Duration::days(30)).await.unwrap();
+    let pruned = Store::new(pool, jobtracker_kit::events::Outbox::default())
+        .prune(Utc::now() - chrono::Duration::days(30))
+        .await
+        .unwrap();
     // The old sent delivery and the notification read 40 days ago; a pending
     // delivery, however old, and unread notifications stay.
     assert_eq!(pruned, 2);
