@@ -12,7 +12,9 @@
 #     router vs. subgraph vs. the same SQL;
 #  6. a 10 MiB résumé PUT to uploadUrl and GET from downloadUrl on the local
 #     backend and on S3 (s3s-fs, a second files instance), against curl of
-#     the same bytes straight to the S3 server.
+#     the same bytes straight to the S3 server;
+#  7. 10 000 in-app reminders due at once: one notifications replica, then
+#     two (sent/s, duplicates, lateness behind the due time).
 # Release binaries, throwaway databases and event prefix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +22,7 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 APPLICATIONS=${APPLICATIONS:-100000}
 CONTACTS=${CONTACTS:-100000}
-PARTS=${PARTS:-"1 2 3 4 5 6"}   # which measurements to run
+PARTS=${PARTS:-"1 2 3 4 5 6 7"}   # which measurements to run
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 REQUESTS=${REQUESTS:-300}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -34,7 +36,7 @@ ls -l "$bin" | awk '{printf "release binary: %.1f MB\n", $5/1048576}'
 run_id="bench_$(date +%s)"
 export EVENTS_PREFIX="jt-${run_id}"
 port=4100
-services="auth users applications interviews analytics dashboard contacts files"
+services="auth users applications interviews analytics dashboard contacts files notifications"
 for service in $services; do
   upper=${service^^}
   port=$((port + 1))
@@ -55,6 +57,7 @@ cleanup() {
   [ -n "${KEEP:-}" ] && return
   rm -rf "$DATA_DIR"
   [ -n "${s3_pid:-}" ] && kill "$s3_pid" "$s3_files_pid" 2>/dev/null
+  [ -n "${replica_pid:-}" ] && kill "$replica_pid" 2>/dev/null
   [ -n "${s3_dir:-}" ] && rm -rf "$s3_dir"
   for service in $services files_s3; do
     psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS jt_${service}_${run_id} WITH (FORCE)" 2>/dev/null || true
@@ -151,4 +154,16 @@ echo "| measurement | result |"; echo "|---|---|"
 "$bench" files "${login[@]}" --files "$FILES_URL/graphql" --backend local
 "$bench" files "${login[@]}" --files "http://127.0.0.1:4191/graphql" --backend s3 \
   --s3-endpoint "http://127.0.0.1:$s3_port" --s3-access-key $s3_key --s3-secret-key "$s3_secret"
+fi
+
+if want 7; then
+echo; echo "## 7. 10 000 reminders due at once: one notifications replica, then two"
+echo "| measurement | throughput | duplicates | lateness |"; echo "|---|---|---|---|"
+notifications_db="$database_base/$NOTIFICATIONS_DATABASE"
+"$bench" reminders "${login[@]}" --database-url "$notifications_db" --label "one replica (baseline)"
+# A second replica of the same service: same database, same queues.
+NOTIFICATIONS_PORT=4193 "$bin" run --target notifications >/tmp/jobtracker-bench-replica.log 2>&1 &
+replica_pid=$!
+for _ in $(seq 1 60); do curl -sf -o /dev/null http://127.0.0.1:4193/health && break; sleep 0.5; done
+"$bench" reminders "${login[@]}" --database-url "$notifications_db" --label "two replicas"
 fi

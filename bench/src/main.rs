@@ -9,12 +9,14 @@
 //!   mutation's response to the next push;
 //! - `contacts`: `contacts(search:)` at many contacts against the same SQL;
 //! - `files`: 10 MiB résumé PUT/GET through their URLs against curl straight
-//!   to the S3 server.
+//!   to the S3 server;
+//! - `reminders`: 10 000 reminders due at once, one replica against two.
 
 mod contacts;
 mod files;
 mod lists;
 mod push;
+mod reminders;
 
 use std::time::{Duration, Instant};
 
@@ -75,6 +77,18 @@ enum Command {
         rounds: usize,
         #[command(flatten)]
         baseline: files::S3Baseline,
+    },
+    /// Reminders due at once: sent per second, duplicates, lateness.
+    Reminders {
+        #[command(flatten)]
+        login: Login,
+        /// The notifications database.
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 10_000)]
+        count: i32,
+        #[arg(long)]
+        label: String,
     },
     /// Mutation acknowledged → dashboardUpdated received.
     PushLatency {
@@ -206,6 +220,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Analytics { login, database_url, requests } => lists::analytics(&login, &database_url, requests).await,
         Command::PushLatency { login, rate, seconds } => push::latency(&login, rate, seconds).await,
         Command::Contacts { target, contacts } => contacts::search(&target, contacts).await,
+        Command::Reminders { login, database_url, count, label } => {
+            reminders::due_at_once(&login, &database_url, count, &label).await
+        }
         Command::Files { login, files, backend, rounds, baseline } => {
             files::throughput(&login, &files, &backend, rounds, &baseline).await
         }
