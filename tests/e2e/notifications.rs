@@ -114,3 +114,107 @@ async fn mails_to(address: &str) -> Vec<Value> {
     let all: Vec<Value> = reqwest::get("http://127.0.0.1:1080/api/email").await.expect("MailDev").json().await.unwrap();
     all.into_iter().filter(|m| m["to"][0]["address"].as_str() == Some(address)).collect()
 }
+
+/// One `jobtracker run --target notifications` process on its own database
+/// and event prefix (removed by the test), with `extra` variables.
+fn notifications_process(database: &str, prefix: &str, port: u16, extra: &[(&str, &str)]) -> tokio::process::Child {
+    tokio::process::Command::new(crate::helpers::binary())
+        .args(["run", "--target", "notifications"])
+        .env("NOTIFICATIONS_DATABASE", database)
+        .env("NOTIFICATIONS_PORT", port.to_string())
+        .env("EVENTS_PREFIX", prefix)
+        .env("AUTH_URL", "http://127.0.0.1:9")
+        .env("NOTIFICATIONS_POLL_MILLIS", "100")
+        .env("NOTIFICATIONS_SEND_LEASE_SECS", "1")
+        .envs(extra.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the notifications target starts")
+}
+
+async fn healthy(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("http://127.0.0.1:{port}/health")).await.map(|r| r.status().is_success()).ok()
+        != Some(true)
+    {
+        assert!(Instant::now() < deadline, "notifications did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_killed_between_sending_and_recording_never_sends_twice() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let ms = chrono::Utc::now().timestamp_millis();
+    let database = format!("jt_notifications_{ms}_{}", &run[..6]);
+    let prefix = format!("jt-kill-{}", &run[..12]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let address = format!("killed-{}@example.com", &run[..12]);
+
+    // The sender aborts right after handing the e-mail to the SMTP server.
+    let mut doomed =
+        notifications_process(&database, &prefix, port, &[("NOTIFICATIONS_FAULT_ABORT_AFTER_HANDOVER", "true")]);
+    healthy(port).await;
+    let base = jobtracker_kit::config::Infra::from_env().database_base_url;
+    let mut conn = AsyncPgConnection::establish(&format!("{base}/{database}")).await.unwrap();
+    let (owner, delivery) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    diesel::sql_query("INSERT INTO recipients (user_id, email, full_name, version) VALUES ($1, $2, 'Killed Test', 1)")
+        .bind::<diesel::sql_types::Uuid, _>(owner)
+        .bind::<diesel::sql_types::Text, _>(&address)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::sql_query(
+        "INSERT INTO deliveries (id, owner_id, kind, channel, minutes_before, due_at, title, body, idempotency_key) \
+         VALUES ($1, $2, 'INTERVIEW_REMINDER', 'EMAIL', 60, now(), 'Interview with Acme in 1 hour', 'Acme', $3)",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(delivery)
+    .bind::<diesel::sql_types::Uuid, _>(owner)
+    .bind::<diesel::sql_types::Text, _>(format!("kill:{run}"))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let status =
+        tokio::time::timeout(Duration::from_secs(20), doomed.wait()).await.expect("the sender aborts").unwrap();
+    assert!(!status.success(), "it died: {status:?}");
+
+    // Restarted without the fault: the lease runs out, the row settles, nothing is resent.
+    let mut survivor = notifications_process(&database, &prefix, port, &[]);
+    healthy(port).await;
+    #[derive(diesel::QueryableByName)]
+    struct State {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        state: String,
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let state = loop {
+        let row: State = diesel::sql_query("SELECT state FROM deliveries WHERE id = $1")
+            .bind::<diesel::sql_types::Uuid, _>(delivery)
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        if row.state != "PENDING" || Instant::now() > deadline {
+            break row.state;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mails = mails_to(&address).await;
+    survivor.kill().await.ok();
+    drop(conn);
+    // Clean up what a process outside the test kit leaves: its database and queues.
+    let mut admin = AsyncPgConnection::establish(&format!("{base}/postgres")).await.unwrap();
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)")).execute(&mut admin).await.ok();
+    let _ = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "rabbitmqctl list_queues --silent name | grep '^{prefix}\\.' | xargs -r -n1 rabbitmqctl delete_queue"
+        ))
+        .output();
+
+    assert_eq!(state, "UNCONFIRMED");
+    assert_eq!(mails.len(), 1, "exactly one e-mail: {mails:?}");
+}

@@ -61,6 +61,8 @@ pub struct Config {
     pub lease: chrono::Duration,
     pub max_attempts: i32,
     pub first_retry: chrono::Duration,
+    /// `NOTIFICATIONS_FAULT_ABORT_AFTER_HANDOVER` (tests only).
+    pub abort_after_hand_over: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -113,6 +115,7 @@ impl Config {
             lease: chrono::Duration::seconds(vars.parse("NOTIFICATIONS_SEND_LEASE_SECS", 60)?.max(1)),
             max_attempts: vars.parse("NOTIFICATIONS_MAX_ATTEMPTS", 5)?.max(1),
             first_retry: chrono::Duration::seconds(vars.parse("NOTIFICATIONS_FIRST_RETRY_SECS", 30)?.max(1)),
+            abort_after_hand_over: vars.parse("NOTIFICATIONS_FAULT_ABORT_AFTER_HANDOVER", false)?,
         })
     }
 }
@@ -142,7 +145,14 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
         max_attempts: config.max_attempts,
         first_retry: config.first_retry,
     };
-    let sender = Sender { store, clock: config.clock, poll: config.poll, retention: config.retention, mail };
+    let sender = Sender {
+        store,
+        clock: config.clock,
+        poll: config.poll,
+        retention: config.retention,
+        mail,
+        abort_after_hand_over: config.abort_after_hand_over,
+    };
     Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
         .await?
         .with_background(background)

@@ -471,6 +471,20 @@ impl Store {
             .await?)
     }
 
+    /// Reminders still pending when their interview has begun (every replica
+    /// was down until after it) are not sent: EXPIRED. Returns how many.
+    pub async fn expire_begun(&self, now: DateTime<Utc>) -> AppResult<usize> {
+        let mut conn = self.pool.get().await?;
+        Ok(diesel::sql_query(
+            "UPDATE deliveries SET state = 'EXPIRED', last_error = 'the interview had begun' \
+             WHERE state = 'PENDING' AND attempted_at IS NULL AND minutes_before IS NOT NULL \
+               AND due_at + make_interval(mins => minutes_before) <= $1",
+        )
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .execute(&mut conn)
+        .await?)
+    }
+
     /// Retention: deletes deliveries done (sent or failed) and notifications
     /// read before `before`; unread notifications stay until read. Returns
     /// how many rows went.

@@ -28,6 +28,10 @@ pub struct Sender {
     pub poll: Duration,
     pub retention: chrono::Duration,
     pub mail: MailSettings,
+    /// `NOTIFICATIONS_FAULT_ABORT_AFTER_HANDOVER`: a fault-injection switch
+    /// for the crash test; the process aborts right after handing a message
+    /// over, before recording it sent.
+    pub abort_after_hand_over: bool,
 }
 
 #[derive(Clone)]
@@ -46,6 +50,10 @@ pub struct MailSettings {
 impl Sender {
     /// Delivers everything due now; how many went.
     pub async fn deliver_due(&self) -> jobtracker_kit::AppResult<usize> {
+        let expired = self.store.expire_begun(self.clock.now()).await?;
+        if expired > 0 {
+            tracing::info!(expired, "reminders of interviews that had begun are not sent");
+        }
         let mut sent = 0;
         loop {
             let batch = self.store.deliver_in_app(self.clock.now(), BATCH).await?;
@@ -124,6 +132,10 @@ impl Sender {
         };
         match handed_over {
             Ok(()) => {
+                if self.abort_after_hand_over {
+                    tracing::error!(delivery_id = %job.id, "fault injection: aborting between hand-over and record");
+                    std::process::abort();
+                }
                 self.store.mark_sent(job.id).await?;
                 Ok(true)
             }

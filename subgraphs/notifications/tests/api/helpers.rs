@@ -160,6 +160,7 @@ pub async fn sender(
             max_attempts,
             first_retry: chrono::Duration::seconds(1),
         },
+        abort_after_hand_over: false,
     }
 }
 

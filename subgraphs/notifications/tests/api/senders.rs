@@ -103,3 +103,27 @@ async fn done_deliveries_and_read_notifications_are_pruned_after_the_retention()
     // delivery, however old, and unread notifications stay.
     assert_eq!(pruned, 2);
 }
+
+#[tokio::test]
+async fn a_reminder_overdue_past_the_interviews_start_is_not_sent_but_a_late_one_is() {
+    let app = TestNotifications::spawn().await;
+    let (ada, client) = app.user("Ada").await;
+    let owner = uuid::Uuid::parse_str(&ada.user_id).unwrap();
+    let mut conn = AsyncPgConnection::establish(&app.database_url()).await.unwrap();
+    // Every replica was down: an hour reminder due 61 minutes ago (its interview
+    // began a minute ago), and one due 30 minutes ago (it starts in 30).
+    for (key, due) in [("begun", "61 minutes"), ("late", "30 minutes")] {
+        diesel::sql_query(format!(
+            "INSERT INTO deliveries (id, owner_id, kind, channel, minutes_before, due_at, title, body, idempotency_key) \
+             VALUES (gen_random_uuid(), $1, 'INTERVIEW_REMINDER', 'IN_APP', 60, now() - interval '{due}', '{key}', 'b', '{key}')"
+        ))
+        .bind::<diesel::sql_types::Uuid, _>(owner)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let listed = wait_for(&client, |l| total(l) == 1).await;
+    assert_eq!(listed["notifications"]["edges"][0]["node"]["title"], "late");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(total(&client.run(LIST, serde_json::json!({})).await.data().clone()), 1);
+}
