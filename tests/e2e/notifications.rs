@@ -56,7 +56,10 @@ async fn reminders_and_status_notices_reach_the_app_through_the_router() {
     let input =
         json!({ "applicationId": application, "scheduledAt": at, "timeZone": "Europe/Paris", "type": "ONLINE" });
     let interview = ada.run(schedule, json!({ "i": input })).await.data()["scheduleInterview"]["id"].clone();
-    let cancelled = ada.run(schedule, json!({ "i": input })).await.data()["scheduleInterview"]["id"].clone();
+    // Three hours ahead, so its reminder is not due yet when it is cancelled.
+    let later = (Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
+    let later_input = json!({ "company": "Initech", "position": "SRE", "scheduledAt": later, "timeZone": "Europe/Paris", "type": "PHONE" });
+    let cancelled = ada.run(schedule, json!({ "i": later_input })).await.data()["scheduleInterview"]["id"].clone();
     ada.run("mutation($id: ID!) { cancelInterview(id: $id) { id } }", json!({ "id": cancelled })).await.data();
 
     let deadline = Instant::now() + Duration::from_secs(20);

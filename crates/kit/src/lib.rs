@@ -13,6 +13,7 @@ pub mod events;
 pub mod graphql;
 pub mod pagination;
 pub mod rate_limit;
+pub mod references;
 pub mod server;
 pub mod service;
 pub mod service_token;

@@ -2,18 +2,12 @@
 //! owned by the users subgraph; auth only returns references to it. A request
 //! may hold at most one of `register`, `login` and `refreshToken` (`guard`).
 
-use async_graphql::{Context, EmptySubscription, ID, InputObject, Object, Result, Schema, SchemaBuilder, SimpleObject};
+use async_graphql::{Context, EmptySubscription, InputObject, Object, Result, Schema, SchemaBuilder, SimpleObject};
+use jobtracker_kit::references::User;
 
 use crate::service::{AuthService, Session};
 
 pub type AuthSchema = Schema<Query, Mutation, EmptySubscription>;
-
-// A reference to a user; the users subgraph resolves its fields.
-#[derive(SimpleObject)]
-#[graphql(unresolvable = "id")]
-pub struct User {
-    pub id: ID,
-}
 
 #[derive(SimpleObject)]
 pub struct AuthPayload {
@@ -32,7 +26,7 @@ impl From<Session> for AuthPayload {
             access_token: session.access_token,
             refresh_token: session.refresh_token,
             expires_in: session.expires_in as i32,
-            user: User { id: ID(session.user_id.to_string()) },
+            user: User::of(session.user_id),
         }
     }
 }

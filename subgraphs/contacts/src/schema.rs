@@ -3,10 +3,11 @@
 //! users subgraph. Every operation is the viewer's own: another user's
 //! contact is NOT_FOUND, in lists it does not exist.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, Schema, SchemaBuilder, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, Schema, SchemaBuilder};
 use chrono::{DateTime, Utc};
 use jobtracker_kit::graphql::{optional_viewer, require_viewer};
 use jobtracker_kit::pagination::{self, CountedConnection, PageRequest};
+use jobtracker_kit::references::User;
 use jobtracker_kit::social::{SocialLinkInput, SocialLinkView};
 use jobtracker_kit::validate;
 use jobtracker_kit::{AppError, AppResult};
@@ -16,13 +17,6 @@ use crate::model::{self, ContactCursor, ContactFields, RawContact};
 use crate::store::Store;
 
 pub type ContactsSchema = Schema<Query, Mutation, async_graphql::EmptySubscription>;
-
-// A reference to a user; the users subgraph resolves its fields.
-#[derive(SimpleObject)]
-#[graphql(unresolvable = "id")]
-pub struct User {
-    pub id: ID,
-}
 
 /// A person the viewer keeps in touch with.
 pub struct Contact(pub model::Contact);
@@ -58,7 +52,7 @@ impl Contact {
     /// The registered user whose e-mail this is, set automatically (and
     /// following either side's e-mail changes).
     async fn user(&self) -> Option<User> {
-        self.0.user_id.map(|id| User { id: ID(id.to_string()) })
+        self.0.user_id.map(User::of)
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

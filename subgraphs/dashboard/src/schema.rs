@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use async_graphql::{Context, EmptyMutation, ID, Object, Result, Schema, SchemaBuilder, SimpleObject, Subscription};
+use async_graphql::{Context, EmptyMutation, ID, Object, Result, Schema, SchemaBuilder, Subscription};
 use futures::Stream;
 use jobtracker_kit::events::Fanout;
 use jobtracker_kit::graphql::{BearerToken, require_viewer};
+use jobtracker_kit::references::{Application, Interview};
 use jobtracker_kit::subscription::{Watch, viewer_stream};
 use jobtracker_kit::{AppError, Viewer};
 
@@ -18,20 +19,6 @@ pub type DashboardSchema = Schema<Query, EmptyMutation, SubscriptionRoot>;
 /// How long a burst of changes is gathered into one push.
 pub const DEBOUNCE: Duration = Duration::from_millis(100);
 const MAX_LIMIT: i32 = 50;
-
-// A reference to an interview (the interviews subgraph resolves it).
-#[derive(SimpleObject)]
-#[graphql(unresolvable = "id")]
-pub struct Interview {
-    pub id: ID,
-}
-
-// A reference to an application (the applications subgraph resolves it).
-#[derive(SimpleObject)]
-#[graphql(unresolvable = "id")]
-pub struct Application {
-    pub id: ID,
-}
 
 /// The viewer's dashboard; each field is computed when asked for.
 pub struct Dashboard {

@@ -12,6 +12,7 @@ use jobtracker_kit::AppError;
 use jobtracker_kit::events::Fanout;
 use jobtracker_kit::graphql::require_viewer;
 use jobtracker_kit::pagination::{self, CountedConnection, PageRequest};
+use jobtracker_kit::references::{Application, Interview};
 use jobtracker_kit::subscription::{Watch, viewer_stream};
 use jobtracker_kit::validate;
 use uuid::Uuid;
@@ -20,19 +21,6 @@ use crate::model::{Channel, Clock, Kind, Preferences};
 use crate::store::{self, NOTIFICATION_CREATED, NotificationCursor, Store};
 
 pub type NotificationsSchema = Schema<Query, Mutation, SubscriptionRoot>;
-
-// References the router completes from interviews and applications.
-#[derive(SimpleObject)]
-#[graphql(unresolvable = "id")]
-pub struct Interview {
-    pub id: ID,
-}
-
-#[derive(SimpleObject)]
-#[graphql(unresolvable = "id")]
-pub struct Application {
-    pub id: ID,
-}
 
 pub struct Notification(pub store::Notification);
 
@@ -57,10 +45,10 @@ impl Notification {
         self.0.read_at
     }
     async fn interview(&self) -> Option<Interview> {
-        self.0.interview_id.map(|id| Interview { id: ID(id.to_string()) })
+        self.0.interview_id.map(Interview::of)
     }
     async fn application(&self) -> Option<Application> {
-        self.0.application_id.map(|id| Application { id: ID(id.to_string()) })
+        self.0.application_id.map(Application::of)
     }
 }
 

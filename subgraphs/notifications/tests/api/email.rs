@@ -109,3 +109,35 @@ async fn a_refusing_smtp_server_is_retried_then_the_delivery_fails_visibly() {
     assert_eq!((state.as_str(), attempts), ("FAILED", 2));
     assert!(error.unwrap_or_default().contains("not accepted"));
 }
+
+#[tokio::test]
+async fn two_senders_racing_over_1000_due_emails_send_each_exactly_once() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let app = TestNotifications::spawn().await;
+    let (ada, _) = app.user("Ada Lovelace").await;
+    let mut conn = AsyncPgConnection::establish(&app.database_url()).await.unwrap();
+    let batch = Uuid::now_v7();
+    // Due for the test's senders only (10 minutes ahead of the service's clock).
+    diesel::sql_query(
+        "INSERT INTO deliveries (id, owner_id, kind, channel, due_at, title, body, idempotency_key) \
+         SELECT gen_random_uuid(), $1, 'INTERVIEW_REMINDER', 'EMAIL', now() + interval '10 minutes', 'Race ' || i, 'b', $2 || ':' || i \
+         FROM generate_series(1, 1000) AS i",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(Uuid::parse_str(&ada.user_id).unwrap())
+    .bind::<diesel::sql_types::Text, _>(batch.to_string())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (first, second) =
+        (sender(&app, "smtp://127.0.0.1:1025", 60, 5).await, sender(&app, "smtp://127.0.0.1:1025", 60, 5).await);
+    let (a, b) = tokio::join!(first.send_emails(), second.send_emails());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a + b, 1000, "{a} + {b}");
+    assert!(a > 0 && b > 0, "both took part: {a} and {b}");
+    let mails = wait_for_mails(&ada.email, 1000).await;
+    let mut ids: Vec<String> =
+        mails.iter().map(|m| m["headers"]["message-id"].as_str().unwrap_or_default().to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((mails.len(), ids.len()), (1000, 1000), "each once, under its own Message-ID");
+}
