@@ -58,6 +58,15 @@ impl TokenBuckets {
     }
 }
 
+/// The bucket key of a caller without a verified identity: the first
+/// `X-Forwarded-For` hop when the caller passes it (only behind a trusted
+/// proxy), else the peer's address.
+pub fn address_key(forwarded_for: Option<&str>, peer: Option<std::net::IpAddr>) -> String {
+    let forwarded = forwarded_for.and_then(|v| v.split(',').next()).map(str::trim).filter(|ip| !ip.is_empty());
+    let ip = forwarded.map(str::to_string).or_else(|| peer.map(|ip| ip.to_string()));
+    format!("ip:{}", ip.unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -87,5 +96,13 @@ mod tests {
         assert_eq!(limiter.try_acquire("a", start), Ok(()));
         assert!(limiter.try_acquire("a", start).is_err());
         assert_eq!(limiter.try_acquire("a", start + Duration::from_millis(600)), Ok(()));
+    }
+
+    #[test]
+    fn callers_are_keyed_by_the_first_forwarded_hop_else_their_address() {
+        let peer = Some("10.0.0.1".parse().unwrap());
+        assert_eq!(address_key(Some(" 203.0.113.7 , 10.0.0.1"), peer), "ip:203.0.113.7");
+        assert_eq!(address_key(Some(" "), peer), "ip:10.0.0.1");
+        assert_eq!(address_key(None, peer), "ip:10.0.0.1");
     }
 }

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use hive_router::ntex::http::HeaderMap;
-use jobtracker_kit::rate_limit::{BucketSize, TokenBuckets};
+use jobtracker_kit::rate_limit::{BucketSize, TokenBuckets, address_key};
 use serde::Deserialize;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -47,10 +47,7 @@ impl RateLimiter {
             .config
             .trust_forwarded_for
             .then(|| headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
-            .flatten()
-            .and_then(|v| v.split(',').next())
-            .map(|ip| ip.trim().to_string());
-        let ip = forwarded.or_else(|| peer.map(|ip| ip.to_string()));
-        format!("ip:{}", ip.unwrap_or_default())
+            .flatten();
+        address_key(forwarded, peer)
     }
 }

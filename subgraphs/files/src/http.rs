@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use futures::StreamExt;
-use jobtracker_kit::rate_limit::TokenBuckets;
+use jobtracker_kit::rate_limit::{TokenBuckets, address_key};
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -99,14 +99,9 @@ impl Bytes {
     /// The caller's address: the first `X-Forwarded-For` hop behind a
     /// trusted proxy (`FILES_TRUST_FORWARDED_FOR`), else the peer's.
     fn client_key(&self, headers: &HeaderMap, peer: SocketAddr) -> String {
-        let forwarded = self
-            .trust_forwarded_for
-            .then(|| headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
-            .flatten()
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|ip| !ip.is_empty());
-        format!("ip:{}", forwarded.map_or_else(|| peer.ip().to_string(), str::to_string))
+        let forwarded =
+            self.trust_forwarded_for.then(|| headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())).flatten();
+        address_key(forwarded, Some(peer.ip()))
     }
 
     /// The shared checks of both routes: the caller's budget, then the signature.

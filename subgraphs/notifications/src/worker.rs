@@ -62,20 +62,14 @@ impl Sender {
                 break;
             }
         }
-        Ok(sent + self.send_emails().await?)
-    }
-
-    /// `send_emails` is named for what tests most often drive; it hands over
-    /// SMS as well.
-    pub async fn send_emails(&self) -> jobtracker_kit::AppResult<usize> {
-        self.hand_over_due().await
+        Ok(sent + self.hand_over_due().await?)
     }
 
     /// Leases due e-mails and SMS and hands each over at most once: the
     /// attempt is recorded before the message goes to the SMTP server or SMS
     /// provider and the row marked SENT after; a refusal is retried with
     /// backoff, then FAILED.
-    async fn hand_over_due(&self) -> jobtracker_kit::AppResult<usize> {
+    pub async fn hand_over_due(&self) -> jobtracker_kit::AppResult<usize> {
         let unconfirmed = self.store.settle_unconfirmed(self.clock.now()).await?;
         if unconfirmed > 0 {
             tracing::warn!(unconfirmed, "messages whose sender stopped mid-send are not sent again");

@@ -68,7 +68,7 @@ async fn a_sender_that_dies_between_sending_and_recording_never_sends_twice() {
 
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let survivor = sender(&app, "smtp://127.0.0.1:1025", 60, 5).await;
-    assert_eq!(survivor.send_emails().await.unwrap(), 1, "only the one never handed over is sent");
+    assert_eq!(survivor.hand_over_due().await.unwrap(), 1, "only the one never handed over is sent");
     wait_for_mails(&ada.email, 2).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let ids: Vec<String> = mails_to(&ada.email)
@@ -96,15 +96,15 @@ async fn a_refusing_smtp_server_is_retried_then_the_delivery_fails_visibly() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let refused = sender(&app, &format!("smtp://127.0.0.1:{closed}"), 60, 2).await;
 
-    assert_eq!(refused.send_emails().await.unwrap(), 0);
+    assert_eq!(refused.hand_over_due().await.unwrap(), 0);
     let (state, attempts, error) = delivery_state(&app, id).await;
     assert_eq!((state.as_str(), attempts), ("PENDING", 1), "{error:?}");
     // Not again before its retry time (1 s)…
-    assert_eq!(refused.send_emails().await.unwrap(), 0);
+    assert_eq!(refused.hand_over_due().await.unwrap(), 0);
     assert_eq!(delivery_state(&app, id).await.1, 1);
     // …then the last attempt, and FAILED with the cause.
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    refused.send_emails().await.unwrap();
+    refused.hand_over_due().await.unwrap();
     let (state, attempts, error) = delivery_state(&app, id).await;
     assert_eq!((state.as_str(), attempts), ("FAILED", 2));
     assert!(error.unwrap_or_default().contains("not accepted"));
@@ -130,7 +130,7 @@ async fn two_senders_racing_over_1000_due_emails_send_each_exactly_once() {
     .unwrap();
     let (first, second) =
         (sender(&app, "smtp://127.0.0.1:1025", 60, 5).await, sender(&app, "smtp://127.0.0.1:1025", 60, 5).await);
-    let (a, b) = tokio::join!(first.send_emails(), second.send_emails());
+    let (a, b) = tokio::join!(first.hand_over_due(), second.hand_over_due());
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a + b, 1000, "{a} + {b}");
     assert!(a > 0 && b > 0, "both took part: {a} and {b}");
