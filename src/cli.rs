@@ -34,6 +34,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AnalyticsCommand,
     },
+    /// Search index maintenance.
+    Search {
+        #[command(subcommand)]
+        command: SearchCommand,
+    },
     /// Event backbone maintenance.
     Events {
         #[command(subcommand)]
@@ -57,6 +62,14 @@ pub enum AnalyticsCommand {
     /// Empties the read models and replays every event from the applications
     /// and interviews outboxes.
     Rebuild,
+}
+
+#[derive(Subcommand)]
+pub enum SearchCommand {
+    /// Rebuilds the index (the configured backend) from the auth, users,
+    /// applications and contacts outboxes; searches keep answering from the
+    /// old index until the new one is whole.
+    Reindex,
 }
 
 #[derive(Subcommand)]
@@ -161,6 +174,53 @@ pub fn analytics_rebuild() -> anyhow::Result<()> {
         ];
         let report = jobtracker_analytics::rebuild::rebuild(&analytics, &sources).await?;
         println!("replayed {} events of {} applications and interviews", report.events, report.aggregates);
+        Ok(())
+    })
+}
+
+pub fn search_reindex() -> anyhow::Result<()> {
+    use jobtracker_search::reindex::{Progress, reindex};
+    use std::io::{IsTerminal, Write};
+    jobtracker_kit::telemetry::init();
+    runtime()?.block_on(async {
+        let env = service_env(&jobtracker_search::SPEC)?;
+        let config = jobtracker_search::Config::load(&env)?;
+        let pool = db::bootstrap(&config.service.database, jobtracker_search::MIGRATIONS).await?;
+        let index = jobtracker_search::open_index(&config.backend, pool.clone())?;
+        let sources = [
+            service_env(&jobtracker_users::SPEC)?.service.database,
+            service_env(&jobtracker_auth::SPEC)?.service.database,
+            service_env(&jobtracker_applications::SPEC)?.service.database,
+            service_env(&jobtracker_contacts::SPEC)?.service.database,
+        ];
+        // A bar on a terminal; nothing between the lines of a log.
+        let terminal = std::io::stderr().is_terminal();
+        let show = |progress: Progress| {
+            if !terminal {
+                return;
+            }
+            let line = match progress {
+                Progress::Read(events) => format!("reading outboxes: {events} events"),
+                Progress::Written(done, total) => {
+                    let filled = (done * 30).checked_div(total).unwrap_or(30);
+                    format!("[{}{}] {done}/{total} documents", "#".repeat(filled), " ".repeat(30 - filled))
+                }
+            };
+            let mut stderr = std::io::stderr();
+            let _ = write!(stderr, "\r\x1b[2K{line}");
+            let _ = stderr.flush();
+        };
+        let report = reindex(index.clone(), &pool, &sources, show).await?;
+        if terminal {
+            eprintln!();
+        }
+        println!(
+            "{}: {} documents from {} events ({} changed meanwhile, applied again)",
+            index.backend(),
+            report.documents,
+            report.events,
+            report.caught_up
+        );
         Ok(())
     })
 }

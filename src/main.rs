@@ -20,6 +20,7 @@ fn main() -> anyhow::Result<()> {
         Command::Migrate => cli::migrate(),
         Command::Seed { users, applications, seed } => cli::seed(users, applications, seed),
         Command::Analytics { command: cli::AnalyticsCommand::Rebuild } => cli::analytics_rebuild(),
+        Command::Search { command: cli::SearchCommand::Reindex } => cli::search_reindex(),
         Command::Events { command: cli::EventsCommand::ReplayDlq { service, queue } } => {
             cli::events_replay_dlq(service.as_deref(), queue.as_deref())
         }

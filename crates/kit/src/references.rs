@@ -28,3 +28,5 @@ reference!(User);
 reference!(Interview);
 // applications' Application.
 reference!(Application);
+// contacts' Contact.
+reference!(Contact);

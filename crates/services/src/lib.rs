@@ -16,6 +16,7 @@ pub const SERVICES: &[&ServiceSpec] = &[
     &jobtracker_contacts::SPEC,
     &jobtracker_files::SPEC,
     &jobtracker_notifications::SPEC,
+    &jobtracker_search::SPEC,
 ];
 
 /// The service of that name.

@@ -297,6 +297,7 @@ mod tests {
             location: Some(" Berlin ".into()),
             salary: None,
             job_url: None,
+            description_excerpt: None,
             status: history.last().unwrap().0,
             applied_at: status_history.iter().find(|h| h.to == Applied).map(|h| h.at),
             created_at: at(history[0].1),

@@ -483,6 +483,7 @@ async fn snapshot(conn: &mut AsyncPgConnection, row: &Application) -> AppResult<
             period: salary.period,
         }),
         job_url: row.job_url.as_ref().map(|url| url.as_str().to_string()),
+        description_excerpt: ApplicationSnapshot::excerpt(row.job_description.as_deref()),
         status: row.status,
         applied_at: row.applied_at,
         created_at: row.created_at,

@@ -311,6 +311,7 @@ mod tests {
             location: None,
             salary: None,
             job_url: None,
+            description_excerpt: None,
             status: ApplicationStatus::Interview,
             applied_at: None,
             created_at: now,

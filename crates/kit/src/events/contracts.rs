@@ -150,6 +150,11 @@ pub struct ApplicationSnapshot {
     pub location: Option<String>,
     pub salary: Option<SalarySnapshot>,
     pub job_url: Option<String>,
+    /// The job description's first [`DESCRIPTION_EXCERPT_CHARS`] characters
+    /// (what search indexes): the whole text (up to 50 000 characters) would
+    /// not keep events small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description_excerpt: Option<String>,
     pub status: ApplicationStatus,
     pub applied_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -162,7 +167,15 @@ pub struct ApplicationSnapshot {
     pub status_digest: Option<StatusDigest>,
 }
 
+/// How much of a job description an application event carries.
+pub const DESCRIPTION_EXCERPT_CHARS: usize = 2_000;
+
 impl ApplicationSnapshot {
+    /// The excerpt of `description` an event carries.
+    pub fn excerpt(description: Option<&str>) -> Option<String> {
+        description.map(|text| text.chars().take(DESCRIPTION_EXCERPT_CHARS).collect())
+    }
+
     /// The status digest, computed from the history for version 1 events.
     pub fn digest(&self) -> StatusDigest {
         match &self.status_digest {

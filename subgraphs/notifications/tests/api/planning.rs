@@ -138,6 +138,7 @@ async fn a_status_change_is_an_application_update_notice() {
         location: None,
         salary: None,
         job_url: None,
+        description_excerpt: None,
         status: ApplicationStatus::Interview,
         applied_at: Some(now),
         created_at: now,

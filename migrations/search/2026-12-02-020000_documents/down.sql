@@ -1,0 +1,3 @@
+DROP TABLE lexicon;
+DROP TABLE documents;
+DROP FUNCTION search_normalize(text);
