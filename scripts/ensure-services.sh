@@ -3,8 +3,10 @@
 # running: PostgreSQL (trust auth on 127.0.0.1), RabbitMQ, Node.js/npm (the
 # playground is built from the npm registry) and, with --browser (what the
 # tests need), Chromium and ChromeDriver for the browser test and s3s-fs, the
-# S3-compatible server the S3 backend is tested against (Rust registry).
-# Debian packages and the Rust registry only; idempotent.
+# S3-compatible server the S3 backend is tested against (Rust registry), and
+# osmem-server, the OpenSearch-compatible emulator the Elasticsearch backend
+# is tested against (PyPI).
+# Debian packages, the npm, PyPI and Rust registries only; idempotent.
 set -euo pipefail
 
 want_browser=false
@@ -80,6 +82,20 @@ if $want_browser; then
     echo "installing: s3s-fs (Rust registry)"
     cargo install --quiet --locked s3s-fs --version 0.14.1 --features binary \
       || cargo install --quiet s3s-fs --version 0.14.1 --features binary
+  fi
+  # osmem-server: an OpenSearch-compatible emulator (not Elasticsearch) the
+  # Elasticsearch backend is tested against; a static binary inside a PyPI
+  # wheel, unpacked rather than pip-installed (no virtualenv needed).
+  osmem_dir="$HOME/.local/share/jobtracker/osmem"
+  if [ ! -x "$osmem_dir/osmem_server/bin/osmem-server" ]; then
+    echo "installing: osmem-server 0.1.6 (PyPI)"
+    command -v pip3 >/dev/null || apt_install python3-pip
+    wheel_dir=$(mktemp -d)
+    pip3 download --quiet --no-deps --only-binary=:all: -d "$wheel_dir" osmem-server==0.1.6
+    mkdir -p "$osmem_dir"
+    python3 -m zipfile -e "$wheel_dir"/osmem_server-*.whl "$osmem_dir"
+    chmod +x "$osmem_dir/osmem_server/bin/osmem-server"
+    rm -rf "$wheel_dir"
   fi
 fi
 echo "services ready: PostgreSQL :5432, RabbitMQ :5672, MailDev SMTP :1025 (mails at http://127.0.0.1:1080)"

@@ -4,6 +4,7 @@
 
 pub mod events;
 pub mod gql;
+pub mod osmem;
 pub mod router;
 pub mod s3;
 pub mod services;
@@ -12,6 +13,7 @@ pub mod ws;
 pub use events::EventTap;
 pub use gql::{Account, Gql, GqlResponse};
 pub use jobtracker_kit::testing::TestEnv;
+pub use osmem::OsmemServer;
 pub use router::{RouterOptions, RouterProcess};
 pub use s3::S3Server;
 pub use services::{Running, Stack, spawn};
