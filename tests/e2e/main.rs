@@ -14,6 +14,7 @@ mod helpers;
 mod journey;
 mod notifications;
 mod router;
+mod search;
 mod seed;
 mod subscriptions;
 mod supervisor;
