@@ -31,7 +31,10 @@ async fn one_query_finds_and_completes_every_kind(system: System) {
         .await;
     let application_id = application.data()["createApplication"]["id"].clone();
     let contact = client
-        .run("mutation { createContact(input: { name: \"Kurt Compiler\", company: \"Zurich Labs\" }) { id } }", json!({}))
+        .run(
+            "mutation { createContact(input: { name: \"Kurt Compiler\", company: \"Zurich Labs\" }) { id } }",
+            json!({}),
+        )
         .await;
     let contact_id = contact.data()["createContact"]["id"].clone();
 
@@ -53,7 +56,10 @@ async fn one_query_finds_and_completes_every_kind(system: System) {
         hit("Application"),
         json!({ "__typename": "Application", "id": application_id, "company": "Zürich Labs", "position": "Compiler Engineer", "status": "SAVED" })
     );
-    assert_eq!(hit("Contact"), json!({ "__typename": "Contact", "id": contact_id, "name": "Kurt Compiler", "employer": "Zurich Labs" }));
+    assert_eq!(
+        hit("Contact"),
+        json!({ "__typename": "Contact", "id": contact_id, "name": "Kurt Compiler", "employer": "Zurich Labs" })
+    );
     assert_eq!(
         hit("User"),
         json!({ "__typename": "User", "id": grace.user_id, "fullName": "Grace Hopper", "headline": "Compiler pioneer at Zürich Labs" })
@@ -62,7 +68,8 @@ async fn one_query_finds_and_completes_every_kind(system: System) {
 
     // Another user finds only the public profile; signed out, nothing.
     let theirs = mallory.run(SEARCH, json!({ "q": "zurich compil" })).await;
-    let kinds: Vec<&Value> = theirs.data()["search"].as_array().unwrap().iter().map(|r| &r["hit"]["__typename"]).collect();
+    let kinds: Vec<&Value> =
+        theirs.data()["search"].as_array().unwrap().iter().map(|r| &r["hit"]["__typename"]).collect();
     assert_eq!(kinds, [&json!("User")], "{}", theirs.body);
     assert_eq!(system.gql.run(SEARCH, json!({ "q": "zurich" })).await.error_code(), "UNAUTHENTICATED");
     let blank = client.run(SEARCH, json!({ "q": " " })).await;
@@ -85,6 +92,8 @@ async fn search_on_postgresql_through_the_router() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_on_elasticsearch_through_the_router() {
     let osmem = OsmemServer::start().await;
-    one_query_finds_and_completes_every_kind(System::start_with_vars(RouterOptions::default(), &osmem.search_vars()).await)
-        .await;
+    one_query_finds_and_completes_every_kind(
+        System::start_with_vars(RouterOptions::default(), &osmem.search_vars()).await,
+    )
+    .await;
 }

@@ -24,6 +24,7 @@ use jobtracker_kit::auth::TokenVerifier;
 use jobtracker_kit::config::ServiceConfig;
 use jobtracker_kit::db::{self, Pool};
 use jobtracker_kit::events::Consumer;
+use jobtracker_kit::events::topology::QueueSpec;
 use jobtracker_kit::server::ServiceApp;
 use jobtracker_kit::service::{ServiceEnv, ServiceSpec};
 use tokio_util::sync::CancellationToken;
@@ -67,6 +68,11 @@ pub struct Config {
     /// nothing to compare with; the entity no longer resolves, so it is
     /// still never shown.
     pub retention: chrono::Duration,
+    /// `SEARCH_QUEUE`: the queue it consumes (`search.documents`). A second
+    /// deployment filling another backend (a new cluster, a benchmark) names
+    /// its own, so that it gets its own copy of every event instead of
+    /// competing for the first one's.
+    pub queue: QueueSpec,
 }
 
 impl Config {
@@ -90,6 +96,19 @@ impl Config {
             contacts_url: env.url("contacts")?,
             backend,
             retention: chrono::Duration::days(days),
+            queue: match vars.get("SEARCH_QUEUE") {
+                // Leaked once per process: queue specs are static, like the table's.
+                Some(name) if name != EVENTS_QUEUE.name => {
+                    anyhow::ensure!(
+                        !name.is_empty()
+                            && name.len() <= 200
+                            && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
+                        "SEARCH_QUEUE must be 1 to 200 of A-Z a-z 0-9 . _ -"
+                    );
+                    QueueSpec { name: Box::leak(name.into_boxed_str()), bindings: EVENTS_QUEUE.bindings }
+                }
+                _ => EVENTS_QUEUE,
+            },
         })
     }
 }
@@ -108,6 +127,7 @@ pub fn open_index(backend: &Backend, pool: Pool) -> anyhow::Result<Arc<dyn Searc
 async fn prune_periodically(
     index: Arc<dyn SearchIndex>,
     pool: Pool,
+    queue: &'static str,
     retention: chrono::Duration,
     stop: CancellationToken,
 ) {
@@ -116,7 +136,7 @@ async fn prune_periodically(
         let processed = async {
             let mut conn = pool.get().await?;
             diesel::sql_query("DELETE FROM processed_events WHERE consumer = $1 AND processed_at < $2")
-                .bind::<Text, _>(EVENTS_QUEUE.name)
+                .bind::<Text, _>(queue)
                 .bind::<Timestamptz, _>(before)
                 .execute(&mut conn)
                 .await
@@ -146,15 +166,16 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
         schema::schema(index.clone(), upstream),
         TokenVerifier::for_auth_service(&config.auth_url),
     );
+    let queue = config.queue.name;
     let documents =
-        Consumer::new(EVENTS_QUEUE, pool.clone(), config.service.bus.clone(), IndexHandler { index: index.clone() })
+        Consumer::new(config.queue, pool.clone(), config.service.bus.clone(), IndexHandler { index: index.clone() })
             .with_settings(&config.service.events);
     let retention = config.retention;
     Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
         .await?
         .with_worker("documents", move |token| documents.run(token))
         .with_worker("prune", move |token| async move {
-            prune_periodically(index, pool, retention, token).await;
+            prune_periodically(index, pool, queue, retention, token).await;
             Ok(())
         }))
 }
