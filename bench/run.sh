@@ -14,7 +14,12 @@
 #     backend and on S3 (s3s-fs, a second files instance), against curl of
 #     the same bytes straight to the S3 server;
 #  7. 10 000 in-app reminders due at once: one notifications replica, then
-#     two (sent/s, duplicates, lateness behind the due time).
+#     two (sent/s, duplicates, lateness behind the due time);
+#  8. search over SEARCH_DOCUMENTS documents (default 1 000 000, the bench
+#     user's 100 000 among them): `search reindex` time, one- and two-word
+#     queries through the router vs. straight to the search subgraph vs. the
+#     backend itself, on PostgreSQL and on osmem-server (an OpenSearch-
+#     compatible emulator standing in for Elasticsearch), and freshness.
 # Release binaries, throwaway databases and event prefix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +27,8 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 APPLICATIONS=${APPLICATIONS:-100000}
 CONTACTS=${CONTACTS:-100000}
-PARTS=${PARTS:-"1 2 3 4 5 6 7"}   # which measurements to run
+SEARCH_DOCUMENTS=${SEARCH_DOCUMENTS:-1000000}
+PARTS=${PARTS:-"1 2 3 4 5 6 7 8"}   # which measurements to run
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 REQUESTS=${REQUESTS:-300}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -36,7 +42,7 @@ ls -l "$bin" | awk '{printf "release binary: %.1f MB\n", $5/1048576}'
 run_id="bench_$(date +%s)"
 export EVENTS_PREFIX="jt-${run_id}"
 port=4100
-services="auth users applications interviews analytics dashboard contacts files notifications"
+services="auth users applications interviews analytics dashboard contacts files notifications search"
 for service in $services; do
   upper=${service^^}
   port=$((port + 1))
@@ -57,9 +63,10 @@ cleanup() {
   [ -n "${KEEP:-}" ] && return
   rm -rf "$DATA_DIR"
   [ -n "${s3_pid:-}" ] && kill "$s3_pid" "$s3_files_pid" 2>/dev/null
+  [ -n "${osmem_pid:-}" ] && kill "$osmem_pid" "$es_search_pid" "$es_router_pid" 2>/dev/null
   [ -n "${replica_pid:-}" ] && kill "$replica_pid" 2>/dev/null
   [ -n "${s3_dir:-}" ] && rm -rf "$s3_dir"
-  for service in $services files_s3; do
+  for service in $services files_s3 search_es; do
     psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS jt_${service}_${run_id} WITH (FORCE)" 2>/dev/null || true
   done
   rabbitmqctl list_queues --silent name 2>/dev/null | grep "^$EVENTS_PREFIX\." | xargs -r -n1 rabbitmqctl delete_queue >/dev/null 2>&1 || true
@@ -166,4 +173,39 @@ NOTIFICATIONS_PORT=4193 "$bin" run --target notifications >/tmp/jobtracker-bench
 replica_pid=$!
 for _ in $(seq 1 60); do curl -sf -o /dev/null http://127.0.0.1:4193/health && break; sleep 0.5; done
 "$bench" reminders "${login[@]}" --database-url "$notifications_db" --label "two replicas"
+fi
+
+if want 8; then
+echo; echo "## 8. search over $SEARCH_DOCUMENTS documents: PostgreSQL, and osmem-server (an OpenSearch-compatible emulator, not Elasticsearch)"
+osmem=${OSMEM_SERVER:-$HOME/.local/share/jobtracker/osmem/osmem_server/bin/osmem-server}
+es_url=http://127.0.0.1:4196
+"$osmem" -addr 127.0.0.1:4196 -no-stdin-watch -no-ja >/dev/null 2>&1 &
+osmem_pid=$!
+# A second search instance on it, with its own database and its own copy of
+# every event (SEARCH_QUEUE), and a second router in front of it.
+SEARCH_PORT=4194 SEARCH_DATABASE="jt_search_es_${run_id}" ELASTICSEARCH_URL=$es_url SEARCH_QUEUE=search.documents.es \
+  "$bin" run --target search >/tmp/jobtracker-bench-search-es.log 2>&1 &
+es_search_pid=$!
+for _ in $(seq 1 60); do curl -sf -o /dev/null http://127.0.0.1:4194/health && break; sleep 0.5; done
+ROUTER_PORT=4195 SEARCH_URL=http://127.0.0.1:4194 "$bin" run --target router >/tmp/jobtracker-bench-router-es.log 2>&1 &
+es_router_pid=$!
+for _ in $(seq 1 60); do
+  curl -sf -o /dev/null -X POST http://127.0.0.1:4195/graphql -H 'content-type: application/json' -d '{"query":"{ __typename }"}' && break
+  sleep 0.5
+done
+"$bench" search-seed "${login[@]}" --documents "$SEARCH_DOCUMENTS" \
+  --applications-database-url "$database_base/$APPLICATIONS_DATABASE" \
+  --contacts-database-url "$database_base/$CONTACTS_DATABASE" --users-database-url "$database_base/$USERS_DATABASE"
+for backend in postgresql elasticsearch; do
+  started=$(date +%s.%N)
+  if [ $backend = postgresql ]; then
+    "$bin" search reindex 2>/dev/null
+  else
+    SEARCH_DATABASE="jt_search_es_${run_id}" ELASTICSEARCH_URL=$es_url "$bin" search reindex 2>/dev/null
+  fi
+  echo "search reindex on $backend: $(echo "$(date +%s.%N) - $started" | bc) s"
+done
+"$bench" search "${login[@]}" --router-es http://127.0.0.1:4195/graphql \
+  --subgraph "$SEARCH_URL/graphql" --subgraph-es http://127.0.0.1:4194/graphql \
+  --database-base "$database_base" --search-database "$SEARCH_DATABASE" --elasticsearch-url $es_url --requests "$REQUESTS"
 fi

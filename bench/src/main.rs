@@ -17,6 +17,7 @@ mod files;
 mod lists;
 mod push;
 mod reminders;
+mod search;
 
 use std::time::{Duration, Instant};
 
@@ -91,6 +92,10 @@ enum Command {
         label: String,
     },
     /// Mutation acknowledged → dashboardUpdated received.
+    /// Seeds 1 000 000 searchable documents with their outbox events.
+    SearchSeed(search::SeedTargets),
+    /// Search latency through the router, the subgraph and the backend, and freshness.
+    Search(search::MeasureTargets),
     PushLatency {
         #[command(flatten)]
         login: Login,
@@ -218,6 +223,8 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Applications(target) => lists::applications(&target).await,
         Command::Analytics { login, database_url, requests } => lists::analytics(&login, &database_url, requests).await,
+        Command::SearchSeed(targets) => search::seed(&targets).await,
+        Command::Search(targets) => search::run(&targets).await,
         Command::PushLatency { login, rate, seconds } => push::latency(&login, rate, seconds).await,
         Command::Contacts { target, contacts } => contacts::search(&target, contacts).await,
         Command::Reminders { login, database_url, count, label } => {

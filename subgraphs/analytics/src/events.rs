@@ -9,7 +9,7 @@ use jobtracker_kit::events::contracts::{
     APPLICATION_UPDATED, ApplicationDeleted, ApplicationSnapshot, ApplicationStatusChanged, INTERVIEW_DELETED,
     InterviewChanged,
 };
-use jobtracker_kit::events::{Envelope, EventHandler, HandlerError, HandlerResult};
+use jobtracker_kit::events::{Envelope, EventHandler, HandlerResult};
 
 use crate::model::{Counted, contribution};
 use crate::store;
@@ -27,14 +27,7 @@ pub enum Change {
 /// cannot read (bad payload, a payload version newer than it knows) is a
 /// permanent error: it goes to the dead-letter queue until analytics learns it.
 pub fn change_of(event: &Envelope) -> HandlerResult<Change> {
-    if event.event_type.starts_with("application.") && event.version > APPLICATION_EVENTS_VERSION {
-        return Err(HandlerError::permanent(anyhow::anyhow!(
-            "event {} is {} version {}, analytics reads up to {APPLICATION_EVENTS_VERSION}",
-            event.id,
-            event.event_type,
-            event.version
-        )));
-    }
+    event.ensure_known_version("application.", APPLICATION_EVENTS_VERSION, "analytics")?;
     Ok(match event.event_type.as_str() {
         APPLICATION_CREATED | APPLICATION_UPDATED => {
             Change::Application(Some(contribution(&event.payload::<ApplicationSnapshot>()?)))

@@ -13,26 +13,16 @@
 
 use std::collections::HashMap;
 
-use anyhow::Context;
 use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Text, Uuid as SqlUuid};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use jobtracker_kit::db::{self, DatabaseConfig};
-use jobtracker_kit::events::Envelope;
+use jobtracker_kit::events::{Envelope, outbox};
 use uuid::Uuid;
 
 use crate::events::{Change, change_of};
 use crate::model::{CounterKey, interview_counter};
 
-const READ_BATCH: i64 = 5_000;
 const WRITE_BATCH: usize = 5_000;
-
-#[derive(diesel::QueryableByName)]
-struct OutboxRow {
-    #[diesel(sql_type = BigInt)]
-    seq: i64,
-    #[diesel(sql_type = Text)]
-    envelope: String,
-}
 
 /// How many events were read and how many aggregates they describe.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -41,35 +31,11 @@ pub struct RebuildReport {
     pub aggregates: usize,
 }
 
-/// Reads the relevant outbox rows of one source, in publication order.
-async fn read_outbox(source: &DatabaseConfig, mut visit: impl FnMut(Envelope)) -> anyhow::Result<()> {
-    let mut conn = AsyncPgConnection::establish(&source.url()).await?;
-    let mut after = 0i64;
-    loop {
-        let rows: Vec<OutboxRow> = diesel::sql_query(
-            "SELECT seq, envelope::text AS envelope FROM outbox \
-             WHERE seq > $1 AND (event_type LIKE 'application.%' OR event_type LIKE 'interview.%') ORDER BY seq LIMIT $2",
-        )
-        .bind::<BigInt, _>(after)
-        .bind::<BigInt, _>(READ_BATCH)
-        .load(&mut conn)
-        .await?;
-        let Some(last) = rows.last() else { return Ok(()) };
-        after = last.seq;
-        for row in rows {
-            visit(
-                serde_json::from_str(&row.envelope)
-                    .with_context(|| format!("outbox row {} is not an envelope", row.seq))?,
-            );
-        }
-    }
-}
-
 pub async fn rebuild(analytics: &DatabaseConfig, sources: &[DatabaseConfig]) -> anyhow::Result<RebuildReport> {
     let mut processed: Vec<Uuid> = Vec::new();
     let mut newest: HashMap<Uuid, Envelope> = HashMap::new();
     for source in sources {
-        read_outbox(source, |event| {
+        outbox::replay(source, "event_type LIKE 'application.%' OR event_type LIKE 'interview.%'", 0, |event| {
             processed.push(event.id);
             match newest.get(&event.aggregate_id) {
                 Some(kept) if kept.aggregate_version >= event.aggregate_version => {}

@@ -236,19 +236,15 @@ impl ElasticIndex {
     /// Writes a batch with the bulk API, into `index`; items refused as
     /// older than the stored version are expected, anything else fails it.
     async fn bulk(&self, index: &str, documents: &[Document]) -> anyhow::Result<()> {
+        // Deletions have nothing to write into a fresh index.
         let operations: Vec<BulkOperation<Value>> = documents
             .iter()
             .filter_map(|document| {
-                let id = document_id(document.kind, document.id);
-                let operation: BulkOperation<Value> = match source(document) {
-                    Some(source) => BulkOperation::index(source)
-                        .id(id)
-                        .version(document.version)
-                        .version_type(VersionType::External)
-                        .into(),
-                    None => return None,
-                };
-                Some(operation)
+                let operation = BulkOperation::index(source(document)?)
+                    .id(document_id(document.kind, document.id))
+                    .version(document.version)
+                    .version_type(VersionType::External);
+                Some(operation.into())
             })
             .collect();
         if operations.is_empty() {

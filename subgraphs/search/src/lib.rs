@@ -179,3 +179,37 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
             Ok(())
         }))
 }
+
+#[cfg(test)]
+mod tests {
+    use jobtracker_kit::testing::TestEnv;
+
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let test = TestEnv::new();
+        let mut env = test.service_env(&SPEC);
+        for (key, value) in vars {
+            env.vars = env.vars.with(key, value);
+        }
+        for service in SPEC.calls {
+            env = env.with_url(service, "http://127.0.0.1:9");
+        }
+        Config::load(&env)
+    }
+
+    #[test]
+    fn the_backend_and_the_queue_come_from_the_environment() {
+        let default = load(&[]).unwrap();
+        assert!(matches!(default.backend, Backend::Postgres));
+        assert_eq!(default.queue.name, EVENTS_QUEUE.name);
+        let other =
+            load(&[("ELASTICSEARCH_URL", "http://es:9200"), ("SEARCH_QUEUE", "search.documents.blue")]).unwrap();
+        assert!(
+            matches!(other.backend, Backend::Elastic(ref es) if es.url == "http://es:9200" && es.index == "jobtracker-search")
+        );
+        assert_eq!((other.queue.name, other.queue.bindings), ("search.documents.blue", EVENTS_QUEUE.bindings));
+        assert!(load(&[("SEARCH_QUEUE", "no spaces")]).is_err());
+        assert!(load(&[("SEARCH_RETENTION_DAYS", "0")]).is_err());
+    }
+}

@@ -8,7 +8,7 @@ use jobtracker_kit::events::contracts::{
     CONTACT_DELETED, CONTACT_UPDATED, ContactDeleted, ContactSnapshot, USER_REGISTERED, USER_UPDATED, UserRegistered,
     UserUpdated,
 };
-use jobtracker_kit::events::{Envelope, HandlerError, HandlerResult};
+use jobtracker_kit::events::{Envelope, HandlerResult};
 use uuid::Uuid;
 
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -85,14 +85,7 @@ impl Document {
     /// application event newer than it knows, is permanent (dead-lettered
     /// until search learns it).
     pub fn from_event(event: &Envelope) -> HandlerResult<Option<Document>> {
-        if event.event_type.starts_with("application.") && event.version > APPLICATION_EVENTS_VERSION {
-            return Err(HandlerError::permanent(anyhow::anyhow!(
-                "event {} is {} version {}, search reads up to {APPLICATION_EVENTS_VERSION}",
-                event.id,
-                event.event_type,
-                event.version
-            )));
-        }
+        event.ensure_known_version("application.", APPLICATION_EVENTS_VERSION, "search")?;
         let document = |kind, id, owner, words| Document { kind, id, owner, version: event.aggregate_version, words };
         Ok(Some(match event.event_type.as_str() {
             APPLICATION_CREATED | APPLICATION_UPDATED => {

@@ -13,26 +13,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use anyhow::Context;
-use diesel::sql_types::{BigInt, Text};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jobtracker_kit::db::{DatabaseConfig, Pool};
-use jobtracker_kit::events::Envelope;
+use jobtracker_kit::events::{Envelope, outbox};
 use uuid::Uuid;
 
 use crate::events::OUTBOX_FILTER;
 use crate::index::SearchIndex;
 use crate::model::{Document, Kind};
-
-const READ_BATCH: i64 = 5_000;
-
-#[derive(diesel::QueryableByName)]
-struct OutboxRow {
-    #[diesel(sql_type = BigInt)]
-    seq: i64,
-    #[diesel(sql_type = Text)]
-    envelope: String,
-}
 
 /// What a reindex did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -47,29 +34,6 @@ pub struct ReindexReport {
 pub enum Progress {
     Read(usize),
     Written(usize, usize),
-}
-
-/// Reads the rows search cares about with `seq > after`, in order; the
-/// highest seq seen.
-async fn read_outbox(source: &DatabaseConfig, after: i64, mut visit: impl FnMut(Envelope)) -> anyhow::Result<i64> {
-    let mut conn = AsyncPgConnection::establish(&source.url()).await?;
-    let mut last = after;
-    loop {
-        let rows: Vec<OutboxRow> = diesel::sql_query(format!(
-            "SELECT seq, envelope::text AS envelope FROM outbox WHERE seq > $1 AND {OUTBOX_FILTER} ORDER BY seq LIMIT $2"
-        ))
-        .bind::<BigInt, _>(last)
-        .bind::<BigInt, _>(READ_BATCH)
-        .load(&mut conn)
-        .await?;
-        let Some(newest) = rows.last() else { return Ok(last) };
-        last = newest.seq;
-        for row in rows {
-            let envelope = serde_json::from_str(&row.envelope)
-                .with_context(|| format!("outbox row {} of {} is not an envelope", row.seq, source.name))?;
-            visit(envelope);
-        }
-    }
 }
 
 /// The newest document of each aggregate among `events`.
@@ -103,7 +67,7 @@ pub async fn reindex(
     let mut newest = Newest::default();
     let mut marks = Vec::with_capacity(sources.len());
     for source in sources {
-        let mark = read_outbox(source, 0, |event| {
+        let mark = outbox::replay(source, OUTBOX_FILTER, 0, |event| {
             report.events += 1;
             newest.offer(&event);
             if report.events.is_multiple_of(10_000) {
@@ -123,7 +87,7 @@ pub async fn reindex(
 
     let mut late = Newest::default();
     for (source, mark) in sources.iter().zip(marks) {
-        read_outbox(source, mark, |event| late.offer(&event)).await?;
+        outbox::replay(source, OUTBOX_FILTER, mark, |event| late.offer(&event)).await?;
     }
     let mut conn = search.get().await?;
     for document in late.0.values() {

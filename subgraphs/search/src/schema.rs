@@ -11,7 +11,7 @@ use jobtracker_kit::graphql::{BearerToken, require_viewer};
 use jobtracker_kit::references::{Application, Contact, User};
 
 use crate::index::SearchIndex;
-use crate::model::{Hit, Kind, MAX_RESULTS, SearchRequest};
+use crate::model::{Hit, Kind, SearchRequest};
 use crate::upstream::Upstream;
 
 pub type SearchSchema = Schema<Query, async_graphql::EmptyMutation, async_graphql::EmptySubscription>;
@@ -84,7 +84,7 @@ impl Query {
         }
         let token = ctx.data_opt::<BearerToken>().ok_or_else(AppError::unauthenticated)?;
         let wanted = request.limit;
-        let widened = SearchRequest { limit: wanted + DROPPED_SLACK.min(MAX_RESULTS as usize), ..request };
+        let widened = SearchRequest { limit: wanted + DROPPED_SLACK, ..request };
         let hits = ctx.data_unchecked::<Arc<dyn SearchIndex>>().search(&widened).await.map_err(AppError::internal)?;
         let mut kept = ctx.data_unchecked::<Upstream>().keep_resolvable(&token.0, hits).await?;
         kept.truncate(wanted);

@@ -160,8 +160,8 @@ mod tests {
 
         let missing = check_against_table(&config(&table[1..])).unwrap_err().to_string();
         assert!(missing.contains("auth is in the table of services but not in supergraph.yaml"), "{missing}");
-        let extra = check_against_table(&config(&[table.as_slice(), &[("search", 4009)]].concat())).unwrap_err();
-        assert!(extra.to_string().contains("\"search\", which is not in the table"), "{extra}");
+        let extra = check_against_table(&config(&[table.as_slice(), &[("reports", 4099)]].concat())).unwrap_err();
+        assert!(extra.to_string().contains("\"reports\", which is not in the table"), "{extra}");
         let mut moved = table.clone();
         moved[0].1 = 5001;
         assert!(check_against_table(&config(&moved)).unwrap_err().to_string().contains("default port"));

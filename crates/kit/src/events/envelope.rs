@@ -52,6 +52,21 @@ impl Envelope {
         Self { version, ..self }
     }
 
+    /// For an event whose type starts with `prefix` and whose payload
+    /// version is newer than the `known` one of `reader`: a permanent error
+    /// (dead-lettered until the reader learns it, then replayed).
+    pub fn ensure_known_version(&self, prefix: &str, known: i32, reader: &str) -> HandlerResult<()> {
+        if self.event_type.starts_with(prefix) && self.version > known {
+            return Err(HandlerError::permanent(anyhow::anyhow!(
+                "event {} is {} version {}, {reader} reads up to {known}",
+                self.id,
+                self.event_type,
+                self.version
+            )));
+        }
+        Ok(())
+    }
+
     /// The payload as `T`; one that does not decode never will (permanent).
     pub fn payload<T: DeserializeOwned>(&self) -> HandlerResult<T> {
         serde_json::from_value(self.payload.clone()).map_err(|err| {

@@ -73,3 +73,47 @@ impl Outbox {
         self.wake.notified().await;
     }
 }
+
+/// Reads a publisher's outbox rows whose event type matches `filter` (an SQL
+/// condition on `event_type`, written by the caller, never from input) with
+/// `seq > after`, in publication order, handing each envelope to `visit`;
+/// the highest seq seen. What `analytics rebuild` and `search reindex`
+/// replay: pruning keeps the newest row of every live aggregate.
+pub async fn replay(
+    source: &crate::db::DatabaseConfig,
+    filter: &str,
+    after: i64,
+    mut visit: impl FnMut(Envelope),
+) -> anyhow::Result<i64> {
+    use anyhow::Context;
+    use diesel::sql_types::{BigInt, Text};
+    use diesel_async::AsyncConnection;
+
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        seq: i64,
+        #[diesel(sql_type = Text)]
+        envelope: String,
+    }
+
+    const BATCH: i64 = 5_000;
+    let mut conn = AsyncPgConnection::establish(&source.url()).await?;
+    let mut last = after;
+    loop {
+        let rows: Vec<Row> = diesel::sql_query(format!(
+            "SELECT seq, envelope::text AS envelope FROM outbox WHERE seq > $1 AND ({filter}) ORDER BY seq LIMIT $2"
+        ))
+        .bind::<BigInt, _>(last)
+        .bind::<BigInt, _>(BATCH)
+        .load(&mut conn)
+        .await?;
+        let Some(newest) = rows.last() else { return Ok(last) };
+        last = newest.seq;
+        for row in rows {
+            let envelope = serde_json::from_str(&row.envelope)
+                .with_context(|| format!("outbox row {} of {} is not an envelope", row.seq, source.name))?;
+            visit(envelope);
+        }
+    }
+}
