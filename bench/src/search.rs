@@ -42,20 +42,21 @@ pub struct SeedTargets {
 pub struct MeasureTargets {
     #[command(flatten)]
     pub login: Login,
-    /// The router whose search subgraph uses Elasticsearch.
-    #[arg(long)]
-    pub router_es: String,
     #[arg(long)]
     pub subgraph: String,
+    /// The Elasticsearch side, when measured: the server, the search
+    /// subgraph on it, and a router in front of that one.
+    #[arg(long, requires_all = ["router_es", "subgraph_es"])]
+    pub elasticsearch_url: Option<String>,
     #[arg(long)]
-    pub subgraph_es: String,
+    pub router_es: Option<String>,
+    #[arg(long)]
+    pub subgraph_es: Option<String>,
     /// Base URL and database name of the PostgreSQL index.
     #[arg(long)]
     pub database_base: String,
     #[arg(long)]
     pub search_database: String,
-    #[arg(long)]
-    pub elasticsearch_url: String,
     #[arg(long, default_value_t = 300)]
     pub requests: usize,
     #[arg(long, default_value_t = 100)]
@@ -179,7 +180,7 @@ async fn seed_profiles(url: &str, total: i32) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(url).await?;
     diesel::sql_query(format!(
         "INSERT INTO profiles (id, email, full_name, location, headline, skills, created_at, updated_at, version) \
-         SELECT gen_random_uuid(), 'profile' || i || '@bench.example', ({FIRST})[1 + i % 15] || ' ' || ({LAST})[1 + (i / 15) % 17], \
+         SELECT gen_random_uuid(), 'profile-' || i || '-' || left(md5(random()::text), 8) || '@bench.example', ({FIRST})[1 + i % 15] || ' ' || ({LAST})[1 + (i / 15) % 17], \
                 ({LOCATIONS})[1 + (i / 3) % 12], ({POSITIONS})[1 + i % 12] || ' at ' || ({COMPANIES})[1 + (i / 5) % 12], \
                 ARRAY[(ARRAY['Rust','Go','Python','TypeScript','Kubernetes','SQL'])[1 + i % 6], \
                       (ARRAY['PostgreSQL','React','Spark','Terraform','GraphQL'])[1 + i % 5]], now(), now(), 2 \
@@ -258,24 +259,27 @@ pub async fn run(targets: &MeasureTargets) -> anyhow::Result<()> {
     };
     let pool = jobtracker_kit::db::bootstrap(&pg_config, jobtracker_search::MIGRATIONS).await?;
     let postgres: Arc<dyn SearchIndex> = Arc::new(PgIndex::new(pool));
-    let elastic: Arc<dyn SearchIndex> = Arc::new(ElasticIndex::new(&ElasticConfig {
-        url: targets.elasticsearch_url.clone(),
-        index: "jobtracker-search".into(),
-        timeout: Duration::from_secs(30),
-    })?);
+    let mut backends = vec![("PostgreSQL", postgres, &targets.login.router, &targets.subgraph)];
+    if let (Some(url), Some(router), Some(subgraph)) =
+        (&targets.elasticsearch_url, &targets.router_es, &targets.subgraph_es)
+    {
+        let elastic: Arc<dyn SearchIndex> = Arc::new(ElasticIndex::new(&ElasticConfig {
+            url: url.clone(),
+            index: "jobtracker-search".into(),
+            timeout: Duration::from_secs(60),
+        })?);
+        backends.push(("Elasticsearch (osmem)", elastic, router, subgraph));
+    }
     let requests = targets.requests;
     let mut groups = Vec::new();
     for (label, text) in [("one word \"engineer\"", "engineer"), ("two words \"backend zur\"", "backend zur")] {
         let request = SearchRequest::parse(owner, text, None, Some(100))?;
-        let matches = postgres.search(&request).await?.len();
-        let es_matches = elastic.search(&request).await?.len();
-        println!("{label}: {matches} hits on PostgreSQL, {es_matches} on Elasticsearch (first 100)");
+        for (backend, index, _, _) in &backends {
+            println!("{label}: {} hits on {backend} (first 100)", index.search(&request).await?.len());
+        }
         let first20 = SearchRequest { limit: 20, ..request };
         let variables = json!({ "q": text });
-        for (backend, index, router, subgraph) in [
-            ("PostgreSQL", &postgres, &targets.login.router, &targets.subgraph),
-            ("Elasticsearch (osmem)", &elastic, &targets.router_es, &targets.subgraph_es),
-        ] {
+        for (backend, index, router, subgraph) in &backends {
             let routed = measure(&format!("{label}, {backend}: router"), requests, || async {
                 graphql(&http, router, &token, QUERY, variables.clone()).await.map(drop)
             })
@@ -293,8 +297,8 @@ pub async fn run(targets: &MeasureTargets) -> anyhow::Result<()> {
     }
     report(&groups);
 
-    // Freshness: one mutation, both search subgraphs polled (each consumes its own queue).
-    let (mut pg, mut es) = (Vec::new(), Vec::new());
+    // Freshness: one mutation, every search subgraph polled (each consumes its own queue).
+    let mut lags: Vec<Vec<f64>> = vec![Vec::new(); backends.len()];
     for n in 0..targets.freshness_samples {
         let word = format!("fresh{}x{n}", Uuid::new_v4().simple().to_string().get(..8).unwrap_or("word"));
         let mutation =
@@ -302,17 +306,13 @@ pub async fn run(targets: &MeasureTargets) -> anyhow::Result<()> {
         let data = graphql(&http, &targets.login.router, &token, mutation, json!({ "c": word })).await?;
         let acknowledged = Instant::now();
         let id = data["createApplication"]["id"].as_str().unwrap_or_default().to_string();
-        let (a, b) = tokio::try_join!(
-            found_after(&targets.subgraph, &token, &word, &id, acknowledged),
-            found_after(&targets.subgraph_es, &token, &word, &id, acknowledged),
-        )?;
-        pg.push(a);
-        es.push(b);
+        let polls = backends.iter().map(|(_, _, _, subgraph)| found_after(subgraph, &token, &word, &id, acknowledged));
+        for (lag, millis) in lags.iter_mut().zip(futures::future::try_join_all(polls).await?) {
+            lag.push(millis);
+        }
     }
-    let samples = [
-        Sample { name: "PostgreSQL".into(), millis: pg },
-        Sample { name: "Elasticsearch (osmem, refresh_interval 1 s)".into(), millis: es },
-    ];
+    let samples: Vec<Sample> =
+        backends.iter().zip(lags).map(|((name, ..), millis)| Sample { name: name.to_string(), millis }).collect();
     println!("\n| freshness: mutation acknowledged → searchable | p50 ms | p99 ms |");
     println!("|---|---|---|");
     for sample in &samples {
