@@ -109,20 +109,34 @@ impl Published<'_> {
     }
 }
 
+/// Runs a `generate_series` INSERT whose $1 is the bench user, $2 how many
+/// of the rows are theirs and $3 how many there are.
+async fn insert_series(
+    conn: &mut AsyncPgConnection,
+    sql: &str,
+    owner: Uuid,
+    heavy: i32,
+    total: i32,
+) -> anyhow::Result<()> {
+    diesel::sql_query(sql)
+        .bind::<SqlUuid, _>(owner)
+        .bind::<Integer, _>(heavy)
+        .bind::<Integer, _>(total)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 async fn seed_applications(url: &str, owner: Uuid, heavy: i32, total: i32) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(url).await?;
-    diesel::sql_query(format!(
+    let rows = format!(
         "INSERT INTO applications (id, owner_id, company, position, location, job_description, status, created_at, updated_at, version) \
          SELECT gen_random_uuid(), {owner}, ({COMPANIES})[1 + i % 12] || ' ' || (i % 997), ({POSITIONS})[1 + (i / 12) % 12], \
                 ({LOCATIONS})[1 + (i / 144) % 12], ({TEXTS})[1 + i % 4], 'SAVED', now() - (i || ' seconds')::interval, now(), 1 \
          FROM generate_series(1, $3) AS i",
         owner = owner_sql("i")
-    ))
-    .bind::<SqlUuid, _>(owner)
-    .bind::<Integer, _>(heavy)
-    .bind::<Integer, _>(total)
-    .execute(&mut conn)
-    .await?;
+    );
+    insert_series(&mut conn, &rows, owner, heavy, total).await?;
     Published {
         table: "applications",
         alias: "a",
@@ -144,19 +158,15 @@ async fn seed_applications(url: &str, owner: Uuid, heavy: i32, total: i32) -> an
 
 async fn seed_contacts(url: &str, owner: Uuid, heavy: i32, total: i32) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(url).await?;
-    diesel::sql_query(format!(
+    let rows = format!(
         "INSERT INTO contacts (id, owner_id, name, position, company, social_links, notes, created_at, updated_at, version) \
          SELECT gen_random_uuid(), {owner}, ({FIRST})[1 + i % 15] || ' ' || ({LAST})[1 + (i / 15) % 17], \
                 ({POSITIONS})[1 + (i / 7) % 12], ({COMPANIES})[1 + i % 12] || ' ' || (i % 997), '[]', \
                 ({TEXTS})[5 + i % 4], now() - (i || ' seconds')::interval, now(), 1 \
          FROM generate_series(1, $3) AS i",
         owner = owner_sql("i")
-    ))
-    .bind::<SqlUuid, _>(owner)
-    .bind::<Integer, _>(heavy)
-    .bind::<Integer, _>(total)
-    .execute(&mut conn)
-    .await?;
+    );
+    insert_series(&mut conn, &rows, owner, heavy, total).await?;
     Published {
         table: "contacts",
         alias: "c",

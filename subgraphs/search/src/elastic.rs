@@ -296,8 +296,11 @@ impl SearchIndex for ElasticIndex {
         let id = document_id(document.kind, document.id);
         let sent = match source(document) {
             Some(source) => {
+                // Through the alias only: a missing alias must not make
+                // the server create a stray index with guessed mappings.
                 self.client
                     .index(IndexParts::IndexId(&self.alias, &id))
+                    .require_alias(true)
                     .version(document.version)
                     .version_type(VersionType::External)
                     .body(source)
@@ -315,10 +318,15 @@ impl SearchIndex for ElasticIndex {
         };
         let response = sent.map_err(HandlerError::transient)?;
         let status = response.status_code();
-        // 409: the index holds this version or a newer one; 404: deleting
-        // what was never indexed.
-        if status.is_success() || status == StatusCode::CONFLICT || status == StatusCode::NOT_FOUND {
+        // 409: the index holds this version or a newer one; 404 on a delete:
+        // it was never indexed (on a write it means the index is missing:
+        // retried, never taken as done).
+        let deleting = document.words.is_none();
+        if status.is_success() || status == StatusCode::CONFLICT || (deleting && status == StatusCode::NOT_FOUND) {
             return Ok(());
+        }
+        if status == StatusCode::NOT_FOUND {
+            return Err(HandlerError::transient(failure("indexing (is the index missing?)", response).await));
         }
         Err(classify_status(status, failure("indexing", response).await))
     }

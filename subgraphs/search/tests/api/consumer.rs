@@ -97,3 +97,39 @@ async fn hits_whose_entity_is_gone_are_dropped(engine: Engine) {
     assert!(indexed(&app, owner, "detective").await.contains(&(Kind::Application, ghost)));
     assert_eq!(search(&ada.search, "detective").await, [("Application".to_string(), real_id.to_string())]);
 }
+
+/// A write while the alias is missing (deleted by an operator, a cluster
+/// restored empty) is a transient failure, retried, never taken as done,
+/// and creates no stray index; deleting what was never indexed is done.
+#[tokio::test]
+async fn elastic_a_write_without_the_alias_is_retried_not_dropped() {
+    use jobtracker_kit::events::HandlerError;
+    use jobtracker_search::elastic::{ElasticConfig, ElasticIndex};
+    use jobtracker_search::index::SearchIndex;
+    use jobtracker_search::model::{Document, Words};
+
+    let osmem = jobtracker_testkit::OsmemServer::start().await;
+    let index = ElasticIndex::new(&ElasticConfig {
+        url: osmem.url.clone(),
+        index: "not-prepared".into(),
+        timeout: std::time::Duration::from_secs(5),
+    })
+    .unwrap();
+    let env = jobtracker_testkit::TestEnv::new();
+    let pool = jobtracker_kit::db::bootstrap(&env.database("search"), jobtracker_search::MIGRATIONS).await.unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let words = Words { primary: "Orphan".into(), ..Words::default() };
+    let document = Document {
+        kind: Kind::Application,
+        id: Uuid::now_v7(),
+        owner: Some(Uuid::now_v7()),
+        version: 1,
+        words: Some(words),
+    };
+    let failed = index.apply(&mut conn, &document).await.unwrap_err();
+    assert!(matches!(failed, HandlerError::Transient(_)), "{failed}");
+    let indices: serde_json::Value =
+        reqwest::get(format!("{}/_cat/indices?format=json", osmem.url)).await.unwrap().json().await.unwrap();
+    assert_eq!(indices, serde_json::json!([]), "no index was created");
+    assert!(index.apply(&mut conn, &Document { words: None, ..document }).await.is_ok());
+}

@@ -115,26 +115,25 @@ pub async fn search(client: &Gql, query: &str) -> Vec<(String, String)> {
 /// Waits (15 s at most: events arrive within a second, osmem refreshes
 /// every second) until `query` finds exactly `expected`, in that order.
 pub async fn eventually(client: &Gql, query: &str, expected: &[(&str, &str)]) {
-    let expected: Vec<(String, String)> = expected.iter().map(|(t, id)| (t.to_string(), id.to_string())).collect();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let found = search(client, query).await;
-        if found == expected {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{query:?} finds {found:?}, not {expected:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    settle(client, query, expected, false).await
 }
 
 /// The same, in any order (hits of equal rank from different documents).
 pub async fn eventually_unordered(client: &Gql, query: &str, expected: &[(&str, &str)]) {
+    settle(client, query, expected, true).await
+}
+
+async fn settle(client: &Gql, query: &str, expected: &[(&str, &str)], unordered: bool) {
     let mut expected: Vec<(String, String)> = expected.iter().map(|(t, id)| (t.to_string(), id.to_string())).collect();
-    expected.sort();
+    if unordered {
+        expected.sort();
+    }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let mut found = search(client, query).await;
-        found.sort();
+        if unordered {
+            found.sort();
+        }
         if found == expected {
             return;
         }
