@@ -87,30 +87,22 @@ impl Document {
     pub fn from_event(event: &Envelope) -> HandlerResult<Option<Document>> {
         event.ensure_known_version("application.", APPLICATION_EVENTS_VERSION, "search")?;
         let document = |kind, id, owner, words| Document { kind, id, owner, version: event.aggregate_version, words };
+        // Every application and contact event carries the whole snapshot;
+        // a deletion's words are none.
+        let application = |snapshot: ApplicationSnapshot, live: bool| {
+            let words = live.then(|| application_words(&snapshot));
+            document(Kind::Application, snapshot.application_id, Some(snapshot.owner_id), words)
+        };
+        let contact = |snapshot: ContactSnapshot, live: bool| {
+            let words = live.then(|| contact_words(&snapshot));
+            document(Kind::Contact, snapshot.contact_id, Some(snapshot.owner_id), words)
+        };
         Ok(Some(match event.event_type.as_str() {
-            APPLICATION_CREATED | APPLICATION_UPDATED => {
-                let application: ApplicationSnapshot = event.payload()?;
-                let words = application_words(&application);
-                document(Kind::Application, application.application_id, Some(application.owner_id), Some(words))
-            }
-            APPLICATION_STATUS_CHANGED => {
-                let application = event.payload::<ApplicationStatusChanged>()?.application;
-                let words = application_words(&application);
-                document(Kind::Application, application.application_id, Some(application.owner_id), Some(words))
-            }
-            APPLICATION_DELETED => {
-                let application = event.payload::<ApplicationDeleted>()?.application;
-                document(Kind::Application, application.application_id, Some(application.owner_id), None)
-            }
-            CONTACT_CREATED | CONTACT_UPDATED => {
-                let contact: ContactSnapshot = event.payload()?;
-                let words = contact_words(&contact);
-                document(Kind::Contact, contact.contact_id, Some(contact.owner_id), Some(words))
-            }
-            CONTACT_DELETED => {
-                let contact = event.payload::<ContactDeleted>()?.contact;
-                document(Kind::Contact, contact.contact_id, Some(contact.owner_id), None)
-            }
+            APPLICATION_CREATED | APPLICATION_UPDATED => application(event.payload()?, true),
+            APPLICATION_STATUS_CHANGED => application(event.payload::<ApplicationStatusChanged>()?.application, true),
+            APPLICATION_DELETED => application(event.payload::<ApplicationDeleted>()?.application, false),
+            CONTACT_CREATED | CONTACT_UPDATED => contact(event.payload()?, true),
+            CONTACT_DELETED => contact(event.payload::<ContactDeleted>()?.contact, false),
             USER_REGISTERED => {
                 let user: UserRegistered = event.payload()?;
                 let words = Words { primary: user.full_name, ..Words::default() };
