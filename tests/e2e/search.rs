@@ -96,3 +96,51 @@ async fn search_on_elasticsearch_through_the_router() {
     )
     .await;
 }
+
+/// An outsider: thirty aliased searches in one request, over HTTP and over
+/// the WebSocket, find only the outsider's own and public documents; signed
+/// out, the socket's search is UNAUTHENTICATED as over HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_aliased_searches_over_http_and_websocket_stay_private() {
+    use jobtracker_testkit::WsClient;
+
+    let system = System::start().await;
+    let (_, ada) = system.sign_up("Ada Lovelace").await;
+    let (mallory, mallory_client) = system.sign_up("Mallory").await;
+    let created = ada
+        .run("mutation { createApplication(input: { company: \"Secretco\", position: \"Spy\" }) { id } }", json!({}))
+        .await;
+    assert!(created.errors().is_empty(), "{}", created.body);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ada.run(SEARCH, json!({ "q": "secretco" })).await.data()["search"].as_array().is_none_or(|r| r.is_empty()) {
+        assert!(Instant::now() < deadline, "Ada's application was not indexed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let aliases: String = (0..30)
+        .map(|i| format!("s{i}: search(query: \"secretco spy\", first: 100) {{ hit {{ __typename }} }} "))
+        .collect();
+    let query = format!("{{ {aliases} }}");
+    let response = mallory_client.run(&query, json!({})).await;
+    assert!(response.errors().is_empty(), "{}", response.body);
+    for i in 0..30 {
+        assert_eq!(response.data()[format!("s{i}")], json!([]), "{}", response.body);
+    }
+
+    let mut ws = WsClient::connect(
+        &system.router.ws_url(),
+        json!({ "Authorization": format!("Bearer {}", mallory.access_token) }),
+    )
+    .await
+    .expect("a socket");
+    ws.subscribe("1", &query).await;
+    let answer = ws.next_message(Duration::from_secs(10)).await.expect("an answer over the socket");
+    assert_eq!(answer["type"], "next", "{answer}");
+    assert!(answer["payload"]["errors"].is_null(), "{answer}");
+    assert_eq!(answer["payload"]["data"]["s0"], json!([]), "{answer}");
+
+    let mut anonymous = WsClient::connect(&system.router.ws_url(), json!({})).await.expect("an anonymous socket");
+    anonymous.subscribe("1", "{ search(query: \"secretco\") { score } }").await;
+    let refused = anonymous.next_message(Duration::from_secs(10)).await.expect("an answer");
+    assert!(refused.to_string().contains("UNAUTHENTICATED"), "{refused}");
+}
