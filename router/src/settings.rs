@@ -36,6 +36,19 @@ pub struct RouterSettings {
     pub shutdown_timeout_secs: u64,
     pub dedupe: bool,
     pub log_level: String,
+    /// `ROUTER_MODE=production`: introspection and the playground off,
+    /// persisted documents only, request errors masked.
+    pub production: bool,
+    /// `ROUTER_PERSISTED_DOCUMENTS`: a manifest of trusted documents (Apollo's
+    /// `apollo-persisted-query-manifest` or a plain `{ "id": "document" }`
+    /// map), watched for changes. Required in production mode, which then
+    /// refuses any request that names no id from it.
+    pub persisted_documents: Option<PathBuf>,
+    /// `ROUTER_MAX_REQUEST_BODY_BYTES`: larger bodies are refused unread.
+    pub max_request_body_bytes: u64,
+    /// `ROUTER_METRICS_PORT`: Prometheus `/metrics` on its own port (keep it
+    /// off the public listener in production); unset, on the router's port.
+    pub metrics_port: Option<u16>,
 }
 
 fn env(key: &str) -> Option<String> {
@@ -49,6 +62,21 @@ impl RouterSettings {
         let supergraph_path = supergraph_path
             .or_else(|| env("SUPERGRAPH_PATH").map(PathBuf::from))
             .or_else(|| Some(PathBuf::from("schema/supergraph.graphql")).filter(|p| p.exists()));
+        let production = match env("ROUTER_MODE").as_deref() {
+            None | Some("development") => false,
+            Some("production") => true,
+            Some(other) => anyhow::bail!("ROUTER_MODE must be development or production, not {other:?}"),
+        };
+        // Absolute: Hive resolves a relative path against its configuration
+        // file, which lives in a runtime directory.
+        let persisted_documents = env("ROUTER_PERSISTED_DOCUMENTS")
+            .map(|path| std::fs::canonicalize(&path).with_context(|| format!("ROUTER_PERSISTED_DOCUMENTS={path}")))
+            .transpose()?;
+        if production && persisted_documents.is_none() {
+            anyhow::bail!(
+                "ROUTER_MODE=production serves trusted documents only: set ROUTER_PERSISTED_DOCUMENTS to their manifest"
+            );
+        }
         Ok(Self {
             host: env("ROUTER_HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port: env_parse("ROUTER_PORT", 4000)?,
@@ -73,6 +101,10 @@ impl RouterSettings {
             shutdown_timeout_secs: env_parse("ROUTER_SHUTDOWN_TIMEOUT_SECS", 10)?,
             dedupe: env_parse("ROUTER_DEDUPE", true)?,
             log_level: env("ROUTER_LOG_LEVEL").unwrap_or_else(|| "info".into()),
+            production,
+            persisted_documents,
+            max_request_body_bytes: env_parse("ROUTER_MAX_REQUEST_BODY_BYTES", 256 * 1024)?,
+            metrics_port: env("ROUTER_METRICS_PORT").map(|p| p.parse()).transpose().context("ROUTER_METRICS_PORT")?,
         })
     }
 
@@ -116,6 +148,18 @@ impl RouterSettings {
         if let Some(workers) = self.workers {
             http["workers"] = json!(workers);
         }
+        let mut prometheus = json!({ "kind": "prometheus", "path": "/metrics" });
+        if let Some(port) = self.metrics_port {
+            prometheus["port"] = json!(port);
+        }
+        let persisted_documents = match &self.persisted_documents {
+            Some(path) => json!({
+                "enabled": true,
+                "require_id": self.production,
+                "storage": { "type": "file", "path": path, "watch": true },
+            }),
+            None => json!({ "enabled": false }),
+        };
         json!({
             "log": { "level": self.log_level },
             "http": http,
@@ -126,13 +170,16 @@ impl RouterSettings {
             },
             "override_subgraph_urls": { "subgraphs": overrides },
             "laboratory": { "enabled": false },
-            "introspection": true,
+            "introspection": !self.production,
+            "persisted_documents": persisted_documents,
+            "telemetry": { "metrics": { "exporters": [prometheus] } },
             "error_masking": { "enabled": false },
             "cors": cors,
             "headers": { "all": { "request": [{ "propagate": { "named": "Authorization" } }] } },
             "limits": {
                 "max_depth": { "n": self.max_depth },
                 "max_aliases": { "n": self.max_aliases },
+                "max_request_body_size": format!("{}B", self.max_request_body_bytes),
             },
             "traffic_shaping": {
                 "all": { "dedupe_enabled": self.dedupe },
@@ -152,9 +199,10 @@ impl RouterSettings {
                         "trust_forwarded_for": self.trust_forwarded_for,
                         "jwks_url": self.jwks_url,
                         "max_websockets": self.max_long_lived_clients,
+                        "mask_request_errors": self.production,
                     }
                 },
-                "playground": { "enabled": true },
+                "playground": { "enabled": !self.production },
             },
         })
     }

@@ -3,6 +3,7 @@
 //! as a frontend would.
 
 mod abuse;
+mod access;
 mod applications;
 mod browser;
 mod contacts;
@@ -13,6 +14,8 @@ mod gate;
 mod helpers;
 mod journey;
 mod notifications;
+mod observability;
+mod production;
 mod router;
 mod search;
 mod seed;

@@ -11,6 +11,7 @@ pub mod env;
 pub mod error;
 pub mod events;
 pub mod graphql;
+pub mod metrics;
 pub mod pagination;
 pub mod rate_limit;
 pub mod references;

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ServiceConfig;
 use crate::db::Pool;
 use crate::events::{Outbox, OutboxRelay};
+use crate::metrics::{self, Sampler};
 
 type Worker = Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>> + Send>;
 
@@ -23,6 +24,8 @@ pub struct ServiceApp {
     workers: Vec<(&'static str, Worker)>,
     /// Token of tasks the service spawned at build time (e.g. fanout).
     background: CancellationToken,
+    /// Gauges refreshed when `/metrics` is scraped.
+    samplers: Vec<Sampler>,
 }
 
 impl ServiceApp {
@@ -40,7 +43,14 @@ impl ServiceApp {
             TcpListener::bind(addr).await.map_err(|err| anyhow::anyhow!("{name}: cannot listen on {addr}: {err}"))?;
         let local = listener.local_addr()?;
         let routes = routes(local).await?;
-        Ok(Self { name, listener, routes, workers: Vec::new(), background: CancellationToken::new() })
+        Ok(Self {
+            name,
+            listener,
+            routes,
+            workers: Vec::new(),
+            background: CancellationToken::new(),
+            samplers: Vec::new(),
+        })
     }
 
     /// Adds a background worker started with the server.
@@ -56,9 +66,18 @@ impl ServiceApp {
     /// Runs the relay that publishes `outbox`'s rows (written through
     /// `pool`'s database) until the service stops: the one wiring of every
     /// service that writes events.
-    pub fn with_outbox_relay(self, pool: Pool, outbox: Outbox, service: &ServiceConfig) -> Self {
-        let relay = OutboxRelay::new(pool, service.bus.clone(), outbox).with_settings(&service.events);
-        self.with_worker("outbox-relay", move |token| relay.run(token))
+    /// Its backlog and the pool are sampled for `/metrics`.
+    pub fn with_outbox_relay(mut self, pool: Pool, outbox: Outbox, service: &ServiceConfig) -> Self {
+        self.samplers.push(metrics::outbox_sampler(self.name, pool.clone()));
+        let mut relay = OutboxRelay::new(pool.clone(), service.bus.clone(), outbox).with_settings(&service.events);
+        relay.service = self.name;
+        self.with_pool_metrics(pool).with_worker("outbox-relay", move |token| relay.run(token))
+    }
+
+    /// Exposes the use of the service's database pool in `/metrics`.
+    pub fn with_pool_metrics(mut self, pool: Pool) -> Self {
+        self.samplers.push(metrics::pool_sampler(self.name, pool));
+        self
     }
 
     /// Ties tasks spawned while building to the service's lifetime.
@@ -86,8 +105,13 @@ impl ServiceApp {
             .map(|(name, worker)| (name, tokio::spawn(worker(workers_token.clone()))))
             .collect();
         let server_shutdown = shutdown.clone();
+        let name = self.name;
+        let routes = self
+            .routes
+            .merge(metrics::route(name, self.samplers))
+            .route_layer(axum::middleware::from_fn(move |request, next| metrics::track_requests(name, request, next)));
         // Connection info lets handlers key rate limits by client address.
-        let service = self.routes.into_make_service_with_connect_info::<SocketAddr>();
+        let service = routes.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(async move { server_shutdown.cancelled().await })
             .await;

@@ -62,8 +62,21 @@ impl Gql {
         self.send(self.token.as_ref().map(|t| format!("Bearer {t}")), query, variables).await
     }
 
+    /// A persisted (trusted) document by its id instead of its text.
+    pub async fn run_document(&self, document_id: &str, variables: Value) -> GqlResponse {
+        self.post(json!({ "documentId": document_id, "variables": variables })).await
+    }
+
     async fn send(&self, authorization: Option<String>, query: &str, variables: Value) -> GqlResponse {
-        let mut request = self.http.post(&self.url).json(&json!({ "query": query, "variables": variables }));
+        self.post_as(authorization, json!({ "query": query, "variables": variables })).await
+    }
+
+    async fn post(&self, body: Value) -> GqlResponse {
+        self.post_as(self.token.as_ref().map(|t| format!("Bearer {t}")), body).await
+    }
+
+    async fn post_as(&self, authorization: Option<String>, body: Value) -> GqlResponse {
+        let mut request = self.http.post(&self.url).json(&body);
         if let Some(value) = authorization {
             request = request.header("authorization", value);
         }

@@ -83,12 +83,9 @@ impl RouterProcess {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            let ready = client
-                .post(self.graphql_url())
-                .json(&serde_json::json!({ "query": "{ __typename }" }))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
+            // Readiness, not a query: a production router answers only trusted documents.
+            let ready =
+                client.get(format!("{}/readiness", self.url())).send().await.is_ok_and(|r| r.status().is_success());
             if ready {
                 return;
             }

@@ -9,8 +9,12 @@
 //! HTTP responses are rewritten in Hive's hooks; WebSocket messages, which
 //! Hive writes itself, are rewritten by the gate's relay (`rewrite_message`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use hive_router::GraphQLError;
 use serde_json::Value;
+
+use super::metrics;
 
 /// The codes of the public contract (see the API's header comment).
 pub const CONTRACT_CODES: &[&str] =
@@ -36,6 +40,22 @@ const INTERNAL_PIPELINE_CODES: &[&str] = &[
 ];
 
 pub const MASKED_MESSAGE: &str = "internal error";
+
+/// The message of a request refused before execution in production mode:
+/// Hive's parse and validation messages describe the schema ("Did you
+/// mean…?"), which production does not reveal.
+pub const MASKED_REQUEST_MESSAGE: &str = "invalid request";
+
+static MASK_REQUEST_ERRORS: AtomicBool = AtomicBool::new(false);
+
+/// Production mode: refusals before execution keep their code, not their message.
+pub fn mask_request_errors(mask: bool) {
+    MASK_REQUEST_ERRORS.store(mask, Ordering::Relaxed);
+}
+
+fn masked_request_message() -> Option<&'static str> {
+    MASK_REQUEST_ERRORS.load(Ordering::Relaxed).then_some(MASKED_REQUEST_MESSAGE)
+}
 
 /// Where an error arose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +102,12 @@ fn log_masked(code: Option<&str>, service: Option<&str>, message: &str) {
 pub fn to_contract(error: &mut GraphQLError, stage: Stage) {
     match verdict(error.extensions.code.as_deref(), stage) {
         Verdict::Keep => {}
-        Verdict::Recode(code) => error.extensions.code = Some(code.into()),
+        Verdict::Recode(code) => {
+            error.extensions.code = Some(code.into());
+            if let Some(message) = masked_request_message() {
+                error.message = message.into();
+            }
+        }
         Verdict::Mask => {
             log_masked(error.extensions.code.as_deref(), error.extensions.service_name.as_deref(), &error.message);
             error.message = MASKED_MESSAGE.into();
@@ -91,6 +116,7 @@ pub fn to_contract(error: &mut GraphQLError, stage: Stage) {
             error.extensions.extensions.clear();
         }
     }
+    metrics::client_error(error.extensions.code.as_deref().unwrap_or("INTERNAL"));
 }
 
 /// The same, on an error already serialised as JSON.
@@ -98,12 +124,18 @@ fn json_to_contract(error: &mut Value, stage: Stage) {
     let code = error["extensions"]["code"].as_str().map(str::to_owned);
     match verdict(code.as_deref(), stage) {
         Verdict::Keep => {}
-        Verdict::Recode(new) => error["extensions"]["code"] = new.into(),
+        Verdict::Recode(new) => {
+            error["extensions"]["code"] = new.into();
+            if let Some(message) = masked_request_message() {
+                error["message"] = message.into();
+            }
+        }
         Verdict::Mask => {
             log_masked(code.as_deref(), error["extensions"]["serviceName"].as_str(), &error["message"].to_string());
             *error = serde_json::json!({ "message": MASKED_MESSAGE, "extensions": { "code": "INTERNAL" } });
         }
     }
+    metrics::client_error(error["extensions"]["code"].as_str().unwrap_or("INTERNAL"));
 }
 
 /// A graphql-transport-ws message from Hive with its errors rewritten;

@@ -35,7 +35,7 @@ use serde::Deserialize;
 use super::document::{self, MAX_JSON_NESTING, MAX_NESTING};
 use super::rate_limit::{RateLimitConfig, RateLimiter};
 use super::ws_gate::{ConnectionSlots, RELAY_HEADER, WsGate};
-use super::{error_body, errors, graphql_error};
+use super::{error_body, errors, graphql_error, metrics};
 use crate::identity::{Caller, Identity};
 
 #[derive(Clone, Debug, Deserialize)]
@@ -46,6 +46,9 @@ pub struct GateConfig {
     pub jwks_url: String,
     /// WebSocket client connections held open at once.
     pub max_websockets: usize,
+    /// Production mode: messages of requests refused before execution are masked.
+    #[serde(default)]
+    pub mask_request_errors: bool,
 }
 
 pub struct GatePlugin {
@@ -56,6 +59,7 @@ pub struct GatePlugin {
 }
 
 fn refusal(status: StatusCode, message: &str, code: &str, retry_after: Option<u64>) -> Response {
+    metrics::client_error(code);
     let mut error = graphql_error(message, code);
     let mut response = Response::build(status);
     response.content_type("application/json");
@@ -76,6 +80,7 @@ impl RouterPlugin for GatePlugin {
 
     fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
         let config = payload.config()?;
+        errors::mask_request_errors(config.mask_request_errors);
         if config.rate_limit.per_second <= 0.0 || config.rate_limit.burst < 1.0 {
             return Err("gate: per_second must be > 0 and burst >= 1".into());
         }
@@ -115,7 +120,7 @@ impl RouterPlugin for GatePlugin {
                 }
                 // Connecting is charged to the address; messages to the caller.
                 if let Err(retry_after) = self.limiter.try_acquire(&address_key, Instant::now()) {
-                    return payload.end_with_response(too_many(retry_after));
+                    return payload.end_with_response(too_many(retry_after, "websocket_connect"));
                 }
                 let OnHttpRequestHookPayload { router_http_request, context, request_context } = payload;
                 let (router_http_request, response) = self.websockets.accept(router_http_request, address_key).await;
@@ -130,7 +135,7 @@ impl RouterPlugin for GatePlugin {
             let caller = self.identity.caller(authorization).await;
             let key = caller.subject_key().unwrap_or(address_key);
             if let Err(retry_after) = self.limiter.try_acquire(&key, Instant::now()) {
-                return payload.end_with_response(too_many(retry_after));
+                return payload.end_with_response(too_many(retry_after, "http"));
             }
             match caller {
                 Caller::Anonymous | Caller::User(_) => payload.proceed(),
@@ -205,6 +210,7 @@ fn bad_input(message: &str) -> Response {
     refusal(StatusCode::BAD_REQUEST, message, "BAD_USER_INPUT", None)
 }
 
-fn too_many(retry_after: u64) -> Response {
+fn too_many(retry_after: u64, transport: &'static str) -> Response {
+    metrics::rate_limited(transport);
     refusal(StatusCode::TOO_MANY_REQUESTS, "too many requests, slow down", "RATE_LIMITED", Some(retry_after))
 }

@@ -3,6 +3,7 @@
 pub mod document;
 pub mod errors;
 pub mod gate;
+pub mod metrics;
 pub mod playground;
 pub mod rate_limit;
 pub mod ws_gate;

@@ -31,8 +31,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::document::{self, MAX_JSON_NESTING, MAX_NESTING};
-use super::errors;
 use super::rate_limit::RateLimiter;
+use super::{errors, metrics};
 use crate::identity::{Caller, Identity};
 
 const PROTOCOL: &str = "graphql-transport-ws";
@@ -132,6 +132,7 @@ enum Verdict {
 
 /// An `error` message ending operation `id`.
 fn operation_error(id: &str, error: serde_json::Value) -> Message {
+    metrics::client_error(error["extensions"]["code"].as_str().unwrap_or("INTERNAL"));
     text_message(json!({ "id": id, "type": "error", "payload": [error] }))
 }
 
@@ -251,6 +252,7 @@ impl Connection {
         }
         let subscription = envelope.id.clone().filter(|_| envelope.kind == "subscribe");
         if let Err(retry_after) = self.gate.limiter.try_acquire(bucket, Instant::now()) {
+            metrics::rate_limited("websocket_message");
             return match subscription {
                 Some(id) => Verdict::Answer(operation_error(
                     &id,

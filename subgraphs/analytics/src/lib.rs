@@ -39,9 +39,10 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let pool = db::bootstrap(&config.service.database, MIGRATIONS).await?;
     let schema = schema_builder().data(Store::new(pool.clone())).finish();
     let routes = jobtracker_kit::graphql::subgraph_routes(schema, TokenVerifier::for_auth_service(&config.auth_url));
-    let events =
-        Consumer::new(EVENTS_QUEUE, pool, config.service.bus, AnalyticsHandler).with_settings(&config.service.events);
+    let events = Consumer::new(EVENTS_QUEUE, pool.clone(), config.service.bus, AnalyticsHandler)
+        .with_settings(&config.service.events);
     Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
         .await?
+        .with_pool_metrics(pool)
         .with_worker("events", move |token| events.run(token)))
 }

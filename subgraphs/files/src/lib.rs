@@ -162,7 +162,7 @@ fn own_url(addr: std::net::SocketAddr) -> String {
 
 pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let pool = db::bootstrap(&config.service.database, MIGRATIONS).await?;
-    let store = Store::new(pool);
+    let store = Store::new(pool.clone());
     let verifier = TokenVerifier::for_auth_service(&config.auth_url);
     let mut sweeper = None;
     let app = ServiceApp::bind_with(SERVICE, config.service.addr, async |addr| {
@@ -188,5 +188,5 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     .await?;
     let sweeper = sweeper.ok_or_else(|| anyhow::anyhow!("files: routes were not built"))?;
     let (every, grace) = (config.sweep_every, config.sweep_grace);
-    Ok(app.with_worker("sweeper", move |stop| sweeper.run_sweeper(every, grace, stop)))
+    Ok(app.with_pool_metrics(pool).with_worker("sweeper", move |stop| sweeper.run_sweeper(every, grace, stop)))
 }

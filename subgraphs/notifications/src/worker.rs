@@ -22,6 +22,21 @@ const HAND_OVER_BATCH: i64 = 20;
 const MAX_SMS_CHARS: usize = 320;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
+/// Deliveries by channel and outcome: `sent`, `retried` (refused or no
+/// address yet, tried again later), `failed` (for good), `unconfirmed` (the
+/// server never answered; not sent again), `expired` (the interview had begun).
+static SENDS: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
+    jobtracker_kit::metrics::counter(
+        "notifications_deliveries_total",
+        "Notification deliveries by channel and outcome.",
+        &["service", "channel", "outcome"],
+    )
+});
+
+fn count(channel: Channel, outcome: &str) {
+    SENDS.with_label_values(&[crate::SERVICE, channel.as_str(), outcome]).inc();
+}
+
 pub struct Sender {
     pub store: Store,
     pub clock: Clock,
@@ -53,10 +68,12 @@ impl Sender {
         let expired = self.store.expire_begun(self.clock.now()).await?;
         if expired > 0 {
             tracing::info!(expired, "reminders of interviews that had begun are not sent");
+            SENDS.with_label_values(&[crate::SERVICE, "ALL", "expired"]).inc_by(expired as u64);
         }
         let mut sent = 0;
         loop {
             let batch = self.store.deliver_in_app(self.clock.now(), BATCH).await?;
+            SENDS.with_label_values(&[crate::SERVICE, Channel::InApp.as_str(), "sent"]).inc_by(batch.len() as u64);
             sent += batch.len();
             if (batch.len() as i64) < BATCH {
                 break;
@@ -73,6 +90,7 @@ impl Sender {
         let unconfirmed = self.store.settle_unconfirmed(self.clock.now()).await?;
         if unconfirmed > 0 {
             tracing::warn!(unconfirmed, "messages whose sender stopped mid-send are not sent again");
+            SENDS.with_label_values(&[crate::SERVICE, "ALL", "unconfirmed"]).inc_by(unconfirmed as u64);
         }
         let mut sent = 0;
         for channel in [Channel::Email, Channel::Sms] {
@@ -102,6 +120,7 @@ impl Sender {
             let retry_at = self.retry_at(job);
             tracing::warn!(delivery_id = %job.id, channel = channel.as_str(), why, retried = retry_at.is_some(), "no address");
             self.store.attempt_failed(job.id, why, retry_at).await?;
+            count(channel, if retry_at.is_some() { "retried" } else { "failed" });
             return Ok(false);
         };
         let phone = recipient.phone.clone();
@@ -131,6 +150,7 @@ impl Sender {
                     std::process::abort();
                 }
                 self.store.mark_sent(job.id).await?;
+                count(channel, "sent");
                 Ok(true)
             }
             // Maybe accepted: left recorded, it settles as UNCONFIRMED.
@@ -146,6 +166,7 @@ impl Sender {
                     tracing::warn!(delivery_id = %job.id, error = %err, "not accepted; retried later");
                 }
                 self.store.attempt_failed(job.id, &err.to_string(), retry_at).await?;
+                count(channel, if retry_at.is_some() { "retried" } else { "failed" });
                 Ok(false)
             }
         }

@@ -22,6 +22,15 @@ pub const EVENTS_QUEUE: QueueSpec =
 /// Whether an outbox row is one search reads (reindex), as the queue's bindings say.
 pub const OUTBOX_FILTER: &str = "(event_type LIKE 'application.%' OR event_type LIKE 'contact.%' OR event_type IN ('user.registered', 'user.updated'))";
 
+/// From a change's occurrence to its document being applied to the index.
+static FRESHNESS: std::sync::LazyLock<prometheus::HistogramVec> = std::sync::LazyLock::new(|| {
+    jobtracker_kit::metrics::histogram(
+        "search_index_freshness_seconds",
+        "From a change's occurrence to its document being applied to the search index.",
+        &["service", "backend"],
+    )
+});
+
 pub struct IndexHandler {
     pub index: Arc<dyn SearchIndex>,
 }
@@ -30,7 +39,13 @@ pub struct IndexHandler {
 impl EventHandler for IndexHandler {
     async fn handle(&self, conn: &mut AsyncPgConnection, event: &Envelope) -> HandlerResult {
         match Document::from_event(event)? {
-            Some(document) => self.index.apply(conn, &document).await,
+            Some(document) => {
+                self.index.apply(conn, &document).await?;
+                FRESHNESS
+                    .with_label_values(&[crate::SERVICE, self.index.backend()])
+                    .observe(jobtracker_kit::metrics::seconds_since(event.occurred_at));
+                Ok(())
+            }
             None => Ok(()),
         }
     }

@@ -173,6 +173,7 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
     let retention = config.retention;
     Ok(ServiceApp::bind(SERVICE, config.service.addr, routes)
         .await?
+        .with_pool_metrics(pool.clone())
         .with_worker("documents", move |token| documents.run(token))
         .with_worker("prune", move |token| async move {
             prune_periodically(index, pool, queue, retention, token).await;

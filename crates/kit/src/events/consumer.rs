@@ -29,6 +29,7 @@ use super::error::{HandlerError, HandlerResult};
 use super::schema::processed_events;
 use super::topology::{self, QueueSpec};
 use crate::db::Pool;
+use crate::metrics;
 
 /// Applies one event inside the consumer's transaction.
 #[async_trait]
@@ -89,6 +90,7 @@ impl Consumer {
             .basic_consume(queue.as_str().into(), "".into(), BasicConsumeOptions::default(), FieldTable::default())
             .await?;
         tracing::info!(queue = %queue, "consuming");
+        let _depths = DepthSampler::spawn(channel.clone(), self.spec.name, queue.clone());
         while let Some(delivery) = next_delivery(&mut deliveries, shutdown).await? {
             self.process(&channel, delivery, shutdown).await?;
         }
@@ -101,11 +103,20 @@ impl Consumer {
         delivery: Delivery,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
+        let queue = self.spec.name;
+        let labels = [metrics::queue_service(queue), queue];
+        if delivery.redelivered {
+            metrics::EVENTS_REDELIVERED.with_label_values(&labels).inc();
+        }
+        let counted = |outcome: &str| {
+            metrics::EVENTS_CONSUMED.with_label_values(&[labels[0], labels[1], outcome]).inc();
+        };
         let envelope: Envelope = match serde_json::from_slice(&delivery.data) {
             Ok(envelope) => envelope,
             Err(err) => {
-                tracing::error!(queue = self.spec.name, error = %err, "not an event envelope, dead-lettering");
+                tracing::error!(queue, error = %err, "not an event envelope, dead-lettering");
                 delivery.nack(BasicNackOptions { requeue: false, ..Default::default() }).await?;
+                counted("dead_lettered");
                 return Ok(());
             }
         };
@@ -118,6 +129,13 @@ impl Consumer {
                 Ok(outcome) => {
                     self.handler.committed();
                     delivery.ack(BasicAckOptions::default()).await?;
+                    metrics::EVENTS_LAG
+                        .with_label_values(&labels)
+                        .observe(metrics::seconds_since(envelope.occurred_at));
+                    counted(match outcome {
+                        Outcome::Applied => "applied",
+                        Outcome::Duplicate => "duplicate",
+                    });
                     match outcome {
                         Outcome::Applied if attempt > 1 => tracing::info!(attempt, "event applied after retries"),
                         Outcome::Applied => tracing::debug!("event applied"),
@@ -128,9 +146,11 @@ impl Consumer {
                 Err(HandlerError::Permanent(err)) => {
                     tracing::error!(attempt, error = format!("{err:#}"), "event can never be applied, dead-lettering");
                     delivery.nack(BasicNackOptions { requeue: false, ..Default::default() }).await?;
+                    counted("dead_lettered");
                     return Ok(());
                 }
                 Err(HandlerError::Transient(err)) => {
+                    metrics::EVENTS_RETRIES.with_label_values(&labels).inc();
                     // A channel the broker closed meanwhile (e.g. its delivery
                     // timeout) has handed the message back: reconnect and take
                     // it again rather than apply it with no way to ack.
@@ -182,5 +202,40 @@ impl Consumer {
             Ok(Outcome::Applied)
         })
         .await
+    }
+}
+
+/// Samples the depth of a consumer's queue and of its dead-letter queue
+/// every few seconds (passive declares on the consumer's channel) while the
+/// consumer is connected; stops when dropped.
+struct DepthSampler(tokio::task::JoinHandle<()>);
+
+impl DepthSampler {
+    const INTERVAL: Duration = Duration::from_secs(5);
+
+    /// Both queues exist (declared before consuming), so a passive declare
+    /// cannot fail with NOT_FOUND, which would close the consumer's channel.
+    fn spawn(channel: lapin::Channel, spec_name: &'static str, queue: String) -> Self {
+        let dlq = format!("{queue}.dlq");
+        Self(tokio::spawn(async move {
+            let labels = [metrics::queue_service(spec_name), spec_name];
+            let passive = lapin::options::QueueDeclareOptions { passive: true, ..Default::default() };
+            loop {
+                for (name, gauge) in [(&queue, &metrics::QUEUE_MESSAGES), (&dlq, &metrics::DEAD_LETTER_MESSAGES)] {
+                    if let Ok(declared) =
+                        channel.queue_declare(name.as_str().into(), passive, FieldTable::default()).await
+                    {
+                        gauge.with_label_values(&labels).set(i64::from(declared.message_count()));
+                    }
+                }
+                tokio::time::sleep(Self::INTERVAL).await;
+            }
+        }))
+    }
+}
+
+impl Drop for DepthSampler {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -53,6 +53,8 @@ pub struct OutboxRelay {
     pub prune_interval: Duration,
     /// Consumer queues declared before the first publish.
     pub queues: Vec<QueueSpec>,
+    /// The `service` label of its metrics.
+    pub service: &'static str,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -95,6 +97,7 @@ impl OutboxRelay {
             retention: defaults.outbox_retention,
             prune_interval: Duration::from_secs(600),
             queues: Vec::new(),
+            service: "unnamed",
         }
     }
 
@@ -140,7 +143,7 @@ impl OutboxRelay {
         let mut conn = self.pool.get().await.context("database pool")?;
         let exchange = self.bus.events_exchange();
         let batch_size = self.batch_size;
-        conn.transaction(async |conn| -> anyhow::Result<BatchReport> {
+        let report = conn.transaction(async |conn| -> anyhow::Result<BatchReport> {
             let pending: Vec<PendingEvent> = diesel::sql_query(
                 "SELECT id, event_type, attempts, envelope::text AS envelope FROM outbox \
                  WHERE published_at IS NULL AND failed_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
@@ -192,7 +195,11 @@ impl OutboxRelay {
             }
             Ok(report)
         })
-        .await
+        .await?;
+        // Counted once committed: a rolled-back batch is published again.
+        crate::metrics::OUTBOX_PUBLISHED.with_label_values(&[self.service]).inc_by(report.published as u64);
+        crate::metrics::OUTBOX_SET_ASIDE.with_label_values(&[self.service]).inc_by(report.set_aside as u64);
+        Ok(report)
     }
 
     async fn prune_periodically(&self, shutdown: &CancellationToken) {
