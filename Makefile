@@ -12,6 +12,7 @@ run:
 test:
 	scripts/ensure-services.sh --browser
 	$(CARGO) run -q -p jobtracker-schema -- check
+	scripts/validate-deploy.sh
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \

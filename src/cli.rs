@@ -44,6 +44,11 @@ pub enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Prints deployment manifests rendered from the table of services.
+    Deploy {
+        #[command(subcommand)]
+        command: DeployCommand,
+    },
     /// Fills the databases with realistic demo data (services' own code paths).
     Seed {
         #[arg(long, default_value_t = 1)]
@@ -70,6 +75,12 @@ pub enum SearchCommand {
     /// applications and contacts outboxes; searches keep answering from the
     /// old index until the new one is whole.
     Reindex,
+}
+
+#[derive(Subcommand)]
+pub enum DeployCommand {
+    /// Kubernetes manifests (deploy/kubernetes/jobtracker.yaml is this output).
+    Kubernetes,
 }
 
 #[derive(Subcommand)]

@@ -1,6 +1,7 @@
 //! `jobtracker`: one binary for every service. `main` only wires.
 
 mod cli;
+mod deploy;
 mod seed;
 mod supervisor;
 
@@ -18,6 +19,10 @@ fn main() -> anyhow::Result<()> {
         Command::Run { target: Target::Router, supergraph } => cli::run_router(supergraph),
         Command::Run { target: Target::Service(spec), .. } => cli::run_subgraph(spec),
         Command::Migrate => cli::migrate(),
+        Command::Deploy { command: cli::DeployCommand::Kubernetes } => {
+            print!("{}", deploy::kubernetes());
+            Ok(())
+        }
         Command::Seed { users, applications, seed } => cli::seed(users, applications, seed),
         Command::Analytics { command: cli::AnalyticsCommand::Rebuild } => cli::analytics_rebuild(),
         Command::Search { command: cli::SearchCommand::Reindex } => cli::search_reindex(),
