@@ -175,7 +175,11 @@ impl RouterSettings {
             "telemetry": { "metrics": { "exporters": [prometheus] } },
             "error_masking": { "enabled": false },
             "cors": cors,
-            "headers": { "all": { "request": [{ "propagate": { "named": "Authorization" } }] } },
+            // traceparent: the gate's (the client's continued, or a new trace).
+            "headers": { "all": { "request": [
+                { "propagate": { "named": "Authorization" } },
+                { "propagate": { "named": "traceparent" } },
+            ] } },
             "limits": {
                 "max_depth": { "n": self.max_depth },
                 "max_aliases": { "n": self.max_aliases },

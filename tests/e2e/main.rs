@@ -22,3 +22,4 @@ mod seed;
 mod subscriptions;
 mod supervisor;
 mod tokens;
+mod traces;

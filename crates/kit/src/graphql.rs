@@ -165,6 +165,7 @@ impl SubgraphClient {
             .http
             .post(&self.url)
             .bearer_auth(token)
+            .headers(crate::trace::outgoing_headers())
             .json(&serde_json::json!({ "query": query, "variables": variables }))
             .send()
             .await

@@ -23,6 +23,7 @@ pub mod stored;
 pub mod subscription;
 pub mod telemetry;
 pub mod testing;
+pub mod trace;
 pub mod validate;
 
 pub use auth::Viewer;

@@ -109,7 +109,8 @@ impl ServiceApp {
         let routes = self
             .routes
             .merge(metrics::route(name, self.samplers))
-            .route_layer(axum::middleware::from_fn(move |request, next| metrics::track_requests(name, request, next)));
+            .route_layer(axum::middleware::from_fn(move |request, next| metrics::track_requests(name, request, next)))
+            .route_layer(axum::middleware::from_fn(crate::trace::layer));
         // Connection info lets handlers key rate limits by client address.
         let service = routes.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service)

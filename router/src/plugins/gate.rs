@@ -23,6 +23,7 @@ use std::time::Instant;
 
 use hive_router::http::StatusCode;
 use hive_router::ntex::http::Response;
+use hive_router::ntex::http::header::{HeaderName, HeaderValue};
 use hive_router::plugins::hooks::on_execute::{OnExecuteStartHookPayload, OnExecuteStartHookResult};
 use hive_router::plugins::hooks::on_graphql_error::{OnGraphQLErrorHookPayload, OnGraphQLErrorHookResult};
 use hive_router::plugins::hooks::on_graphql_params::{OnGraphQLParamsStartHookPayload, OnGraphQLParamsStartHookResult};
@@ -30,6 +31,7 @@ use hive_router::plugins::hooks::on_http_request::{OnHttpRequestHookFuture, OnHt
 use hive_router::plugins::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
 use hive_router::plugins::hooks::on_query_plan::{OnQueryPlanStartHookPayload, OnQueryPlanStartHookResult};
 use hive_router::plugins::plugin_trait::{EndHookPayload, RouterPlugin, StartHookPayload};
+use jobtracker_kit::trace::{self, TraceContext};
 use serde::Deserialize;
 
 use super::document::{self, MAX_JSON_NESTING, MAX_NESTING};
@@ -102,12 +104,13 @@ impl RouterPlugin for GatePlugin {
         Ok(Some(Self { graphql_path, identity, limiter, websockets }))
     }
 
-    fn on_http_request<'req>(&'req self, payload: OnHttpRequestHookPayload<'req>) -> OnHttpRequestHookFuture<'req> {
+    fn on_http_request<'req>(&'req self, mut payload: OnHttpRequestHookPayload<'req>) -> OnHttpRequestHookFuture<'req> {
         Box::pin(async move {
-            let request = &payload.router_http_request;
-            if HEALTH_PROBES.contains(&request.path()) {
+            if HEALTH_PROBES.contains(&payload.router_http_request.path()) {
                 return payload.proceed();
             }
+            let trace = continue_trace(&mut payload.router_http_request);
+            let request = &payload.router_http_request;
             let headers = request.headers();
             let address_key = self.limiter.address_key(headers, request.peer_addr().map(|a| a.ip()));
             let is_upgrade = headers
@@ -138,7 +141,13 @@ impl RouterPlugin for GatePlugin {
                 return payload.end_with_response(too_many(retry_after, "http"));
             }
             match caller {
-                Caller::Anonymous | Caller::User(_) => payload.proceed(),
+                // The client learns the trace id of its request (support can find its log lines).
+                Caller::Anonymous | Caller::User(_) => payload.on_end(move |mut end| {
+                    if let Ok(value) = HeaderValue::from_str(&trace.header()) {
+                        end.response.headers_mut().insert(HeaderName::from_static(trace::HEADER), value);
+                    }
+                    end.proceed()
+                }),
                 Caller::Refused => payload.end_with_response(refusal(
                     StatusCode::UNAUTHORIZED,
                     "invalid or expired access token",
@@ -201,6 +210,21 @@ impl RouterPlugin for GatePlugin {
         errors::to_contract(&mut payload.error, errors::Stage::Pipeline);
         payload.proceed()
     }
+}
+
+/// The request's trace: the client's `traceparent` continued with a span of
+/// the router's, else a new trace; written back into the request so that
+/// header propagation hands it to every subgraph fetch.
+fn continue_trace(
+    request: &mut hive_router::ntex::web::WebRequest<hive_router::ntex::web::DefaultError>,
+) -> TraceContext {
+    let incoming = request.headers().get(trace::HEADER).and_then(|v| v.to_str().ok());
+    let context = TraceContext::continue_from(incoming);
+    if let Ok(value) = HeaderValue::from_str(&context.header()) {
+        request.headers_mut().insert(HeaderName::from_static(trace::HEADER), value);
+    }
+    tracing::debug!(trace_id = %context.trace_id, path = request.path(), "request");
+    context
 }
 
 /// Probes answer without a token bucket (orchestrators poll them).

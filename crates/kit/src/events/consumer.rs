@@ -22,6 +22,7 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::amqp::{EventBus, next_delivery};
 use super::envelope::Envelope;
@@ -30,6 +31,7 @@ use super::schema::processed_events;
 use super::topology::{self, QueueSpec};
 use crate::db::Pool;
 use crate::metrics;
+use crate::trace::{self, TraceContext};
 
 /// Applies one event inside the consumer's transaction.
 #[async_trait]
@@ -104,35 +106,47 @@ impl Consumer {
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
         let queue = self.spec.name;
-        let labels = [metrics::queue_service(queue), queue];
         if delivery.redelivered {
-            metrics::EVENTS_REDELIVERED.with_label_values(&labels).inc();
+            metrics::EVENTS_REDELIVERED.with_label_values(&self.labels()).inc();
         }
-        let counted = |outcome: &str| {
-            metrics::EVENTS_CONSUMED.with_label_values(&[labels[0], labels[1], outcome]).inc();
-        };
         let envelope: Envelope = match serde_json::from_slice(&delivery.data) {
             Ok(envelope) => envelope,
             Err(err) => {
                 tracing::error!(queue, error = %err, "not an event envelope, dead-lettering");
                 delivery.nack(BasicNackOptions { requeue: false, ..Default::default() }).await?;
-                counted("dead_lettered");
+                self.count("dead_lettered");
                 return Ok(());
             }
         };
-        let span = tracing::info_span!("consume", queue = self.spec.name, event_id = %envelope.id, event_type = %envelope.event_type, user_id = %envelope.user_id);
-        let _enter = span.enter();
+        // The header first (what the relay published), else the envelope's own.
+        let traceparent = trace_header(&delivery).or_else(|| envelope.traceparent.clone());
+        let context = TraceContext::continue_from(traceparent.as_deref());
+        let span = tracing::info_span!("consume", queue = self.spec.name, event_id = %envelope.id, event_type = %envelope.event_type, user_id = %envelope.user_id, trace_id = %context.trace_id);
+        // Log lines of this delivery carry its span; events the handler writes, its trace.
+        trace::scope(context, self.settle(channel, delivery, &envelope, shutdown).instrument(span)).await
+    }
+
+    /// Applies one delivery until it is acked (applied or a duplicate) or
+    /// dead-lettered, retrying transient failures.
+    async fn settle(
+        &self,
+        channel: &lapin::Channel,
+        delivery: Delivery,
+        envelope: &Envelope,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let labels = self.labels();
         let mut attempt: u32 = 1;
         let mut backoff = self.min_backoff;
         loop {
-            match self.apply(&envelope).await {
+            match self.apply(envelope).await {
                 Ok(outcome) => {
                     self.handler.committed();
                     delivery.ack(BasicAckOptions::default()).await?;
                     metrics::EVENTS_LAG
                         .with_label_values(&labels)
                         .observe(metrics::seconds_since(envelope.occurred_at));
-                    counted(match outcome {
+                    self.count(match outcome {
                         Outcome::Applied => "applied",
                         Outcome::Duplicate => "duplicate",
                     });
@@ -146,7 +160,7 @@ impl Consumer {
                 Err(HandlerError::Permanent(err)) => {
                     tracing::error!(attempt, error = format!("{err:#}"), "event can never be applied, dead-lettering");
                     delivery.nack(BasicNackOptions { requeue: false, ..Default::default() }).await?;
-                    counted("dead_lettered");
+                    self.count("dead_lettered");
                     return Ok(());
                 }
                 Err(HandlerError::Transient(err)) => {
@@ -185,6 +199,16 @@ impl Consumer {
         }
     }
 
+    /// The `service` and `queue` labels of its metrics.
+    fn labels(&self) -> [&'static str; 2] {
+        [metrics::queue_service(self.spec.name), self.spec.name]
+    }
+
+    fn count(&self, outcome: &str) {
+        let [service, queue] = self.labels();
+        metrics::EVENTS_CONSUMED.with_label_values(&[service, queue, outcome]).inc();
+    }
+
     async fn apply(&self, envelope: &Envelope) -> HandlerResult<Outcome> {
         let mut conn = self.pool.get().await?;
         let consumer = self.spec.name;
@@ -202,6 +226,13 @@ impl Consumer {
             Ok(Outcome::Applied)
         })
         .await
+    }
+}
+
+fn trace_header(delivery: &Delivery) -> Option<String> {
+    match delivery.properties.headers().as_ref()?.inner().get(trace::HEADER)? {
+        lapin::types::AMQPValue::LongString(value) => Some(value.to_string()),
+        _ => None,
     }
 }
 

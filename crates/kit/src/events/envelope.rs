@@ -24,6 +24,9 @@ pub struct Envelope {
     /// Increases with every change of the aggregate; consumers drop stale events.
     pub aggregate_version: i64,
     pub payload: serde_json::Value,
+    /// The W3C trace context of the request or event that caused it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 impl Envelope {
@@ -44,6 +47,7 @@ impl Envelope {
             aggregate_version,
             // checked: contract structs have string keys and no custom Serialize, so this cannot fail.
             payload: serde_json::to_value(payload).expect("event payloads are plain data"),
+            traceparent: crate::trace::current().map(|context| context.header()),
         }
     }
 

@@ -155,7 +155,7 @@ impl OutboxRelay {
             let mut sendable = Vec::with_capacity(pending.len());
             for event in &pending {
                 match message_body(&event.envelope) {
-                    Ok(body) => sendable.push((event, body)),
+                    Ok(message) => sendable.push((event, message)),
                     Err(reason) => {
                         set_aside(conn, event, &reason).await?;
                         report.set_aside += 1;
@@ -220,33 +220,46 @@ impl OutboxRelay {
 /// The message to publish for a stored envelope: compact JSON, checked to be
 /// an envelope and within the size limit (rows written before the limit or
 /// by hand may be neither). `Err` says why it can never be published.
-fn message_body(stored: &str) -> Result<Vec<u8>, String> {
+/// What is published for a stored row.
+struct Message {
+    body: Vec<u8>,
+    /// Also an AMQP header, so the trace is readable without the body.
+    traceparent: Option<String>,
+}
+
+fn message_body(stored: &str) -> Result<Message, String> {
     let envelope: Envelope = serde_json::from_str(stored).map_err(|err| format!("not an event envelope: {err}"))?;
     let body = serde_json::to_vec(&envelope).map_err(|err| format!("does not serialise: {err}"))?;
     if body.len() > MAX_EVENT_BYTES {
         return Err(format!("{} bytes, above the limit of {MAX_EVENT_BYTES}", body.len()));
     }
-    Ok(body)
+    Ok(Message { body, traceparent: envelope.traceparent })
 }
 
 /// Publishes every message, then waits for their confirms; `true` for an ack.
 async fn publish<'a>(
     channel: &Channel,
     exchange: &str,
-    events: &[(&'a PendingEvent, Vec<u8>)],
+    events: &[(&'a PendingEvent, Message)],
 ) -> anyhow::Result<Vec<(&'a PendingEvent, bool)>> {
     let mut confirms = Vec::with_capacity(events.len());
-    for (event, body) in events {
-        let properties = BasicProperties::default()
+    for (event, message) in events {
+        let mut properties = BasicProperties::default()
             .with_message_id(event.id.to_string().into())
             .with_content_type("application/json".into())
             .with_delivery_mode(2);
+        if let Some(traceparent) = &message.traceparent {
+            let mut headers = lapin::types::FieldTable::default();
+            headers
+                .insert(crate::trace::HEADER.into(), lapin::types::AMQPValue::LongString(traceparent.as_str().into()));
+            properties = properties.with_headers(headers);
+        }
         let confirm = channel
             .basic_publish(
                 exchange.into(),
                 event.event_type.as_str().into(),
                 BasicPublishOptions::default(),
-                body,
+                &message.body,
                 properties,
             )
             .await?;

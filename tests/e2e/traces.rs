@@ -1,0 +1,115 @@
+//! One trace id from the client through the router, the applications
+//! subgraph, its outbox row and event (envelope and AMQP header), to the
+//! analytics and notifications consumers' log lines.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jobtracker_testkit::events::EventTap;
+use serde_json::json;
+
+use crate::helpers::System;
+
+/// Log lines of this process (the subgraphs run in it), kept for reading.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn install() -> Self {
+        let captured = Self::default();
+        let writer = captured.clone();
+        // Installed before the stack starts, so the services' own init keeps it.
+        tracing_subscriber::fmt()
+            .with_env_filter("warn,jobtracker_kit::events::consumer=debug")
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .init();
+        captured
+    }
+
+    fn lines_with(&self, needle: &str) -> Vec<String> {
+        let text = String::from_utf8_lossy(&self.0.lock().unwrap()).to_string();
+        text.lines().filter(|line| line.contains(needle)).map(str::to_string).collect()
+    }
+}
+
+const CREATE: &str = "mutation($i: CreateApplicationInput!) { createApplication(input: $i) { id } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_id_follows_a_mutation_to_its_event_and_its_consumers() {
+    let logs = Captured::install();
+    let system = System::start().await;
+    let (ada, _) = system.sign_up("Ada Lovelace").await;
+    let mut tap = EventTap::start(&system.stack.env.bus, "application.*").await;
+    let client = reqwest::Client::new();
+
+    // A frontend that traces: its trace id is kept, the router answers with its own span.
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let response = client
+        .post(system.router.graphql_url())
+        .bearer_auth(&ada.access_token)
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .json(&json!({ "query": CREATE, "variables": { "i": { "company": "Acme", "position": "Engineer" } } }))
+        .send()
+        .await
+        .unwrap();
+    let answered = response.headers()["traceparent"].to_str().unwrap().to_string();
+    assert!(answered.starts_with(&format!("00-{trace_id}-")), "{answered}");
+    assert!(!answered.contains("00f067aa0ba902b7"), "the router's span is its own: {answered}");
+    let id = response.json::<serde_json::Value>().await.unwrap()["data"]["createApplication"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The event carries it (the relay also puts it in the AMQP header the consumers read first).
+    let created = tap.take(1).await.remove(0);
+    assert_eq!(created.aggregate_id.to_string(), id);
+    let carried = created.traceparent.expect("the event carries the trace");
+    assert!(carried.starts_with(&format!("00-{trace_id}-")), "{carried}");
+
+    // A client that sends none gets a new trace, returned to it and followed just the same.
+    let response = client
+        .post(system.router.graphql_url())
+        .bearer_auth(&ada.access_token)
+        .json(&json!({
+            "query": "mutation($id: ID!) { changeApplicationStatus(id: $id, status: APPLIED) { id } }",
+            "variables": { "id": id },
+        }))
+        .send()
+        .await
+        .unwrap();
+    let fresh = response.headers()["traceparent"].to_str().unwrap().split('-').nth(1).unwrap().to_string();
+    assert_ne!(fresh, trace_id);
+    let changed = tap.take(1).await.remove(0);
+    assert!(changed.traceparent.as_deref().is_some_and(|t| t.contains(&fresh)), "{changed:?}");
+
+    // Every consumer of the two events logs under the same trace ids.
+    for (trace, queues) in [
+        (trace_id.to_string(), &["analytics.events", "search.documents"][..]),
+        (fresh.clone(), &["analytics.events", "notifications.events", "search.documents"][..]),
+    ] {
+        for queue in queues {
+            let mut found = false;
+            for _ in 0..100 {
+                found = logs.lines_with(&format!("trace_id={trace}")).iter().any(|line| line.contains(queue));
+                if found {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(found, "{queue} logged nothing under trace {trace}: {:?}", logs.lines_with("trace_id="));
+        }
+    }
+}
