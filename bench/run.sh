@@ -19,7 +19,11 @@
 #     user's 100 000 among them): `search reindex` time, one- and two-word
 #     queries through the router vs. straight to the search subgraph vs. the
 #     backend itself, on PostgreSQL and on osmem-server (an OpenSearch-
-#     compatible emulator standing in for Elasticsearch), and freshness.
+#     compatible emulator standing in for Elasticsearch), and freshness;
+#  9. our router against the gateways people would pick instead, Apollo
+#     Gateway (Apollo Server 5) and Hive Gateway on Node, over the same
+#     supergraph and subgraphs: a one-subgraph query and a two-subgraph
+#     query with an entity fetch (wrk, same connections and duration).
 # Release binaries, throwaway databases and event prefix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +35,7 @@ SEARCH_DOCUMENTS=${SEARCH_DOCUMENTS:-1000000}
 # osmem-server answers a search over 1 000 000 documents in more than 10 s
 # (an in-memory emulator, not Elasticsearch): measured at 100 000 by default.
 SEARCH_ES_DOCUMENTS=${SEARCH_ES_DOCUMENTS:-100000}
-PARTS=${PARTS:-"1 2 3 4 5 6 7 8"}   # which measurements to run
+PARTS=${PARTS:-"1 2 3 4 5 6 7 8 9"}   # which measurements to run
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 REQUESTS=${REQUESTS:-300}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -68,6 +72,7 @@ cleanup() {
   [ -n "${s3_pid:-}" ] && kill "$s3_pid" "$s3_files_pid" 2>/dev/null
   [ -n "${osmem_pid:-}" ] && kill "$osmem_pid" "$es_search_pid" "$es_router_pid" 2>/dev/null
   [ -n "${replica_pid:-}" ] && kill "$replica_pid" 2>/dev/null
+  [ -n "${apollo_pid:-}" ] && kill "$apollo_pid" "$hive_pid" 2>/dev/null
   [ -n "${s3_dir:-}" ] && rm -rf "$s3_dir"
   for service in $services files_s3 search_es; do
     psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS jt_${service}_${run_id} WITH (FORCE)" 2>/dev/null || true
@@ -102,6 +107,73 @@ rps = lambda line: float(line.split("rps=")[1].split()[0])
 d, r = rps(sys.argv[1]), rps(sys.argv[2])
 print(f"router / direct throughput: {r/d:.2f}")
 PY
+fi
+
+if want 9; then
+echo; echo "## 9. our router vs. Apollo Gateway vs. Hive Gateway (same supergraph, same subgraphs)"
+(cd bench/gateways && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+supergraph=$(mktemp --suffix=.graphql)
+# The supergraph with this run's subgraph URLs.
+python3 - "$supergraph" <<'PY'
+import os, re, sys
+sdl = open("schema/supergraph.graphql").read()
+def url(match):
+    return f'{match.group(1)}"{os.environ[match.group(2).upper() + "_URL"]}/graphql"'
+sdl = re.sub(r'(@join__graph\(name: "(\w+)", url: )"[^"]+"', url, sdl)
+open(sys.argv[1], "w").write(sdl)
+PY
+node bench/gateways/apollo.mjs "$supergraph" 4201 > /tmp/jobtracker-bench-apollo.log 2>&1 &
+apollo_pid=$!
+(cd bench/gateways && SUPERGRAPH="$supergraph" exec node_modules/.bin/hive-gateway supergraph --port 4202 --host 127.0.0.1) \
+  > /tmp/jobtracker-bench-hive.log 2>&1 &
+hive_pid=$!
+for gw in 4201 4202; do
+  for _ in $(seq 1 120); do
+    curl -sf -o /dev/null -X POST "http://127.0.0.1:$gw/graphql" -H 'content-type: application/json' -d '{"query":"{ __typename }"}' && break
+    sleep 0.5
+  done
+done
+# Twenty applications with an interview each: the second query reads both subgraphs.
+python3 - "$router" "$token" <<'PY'
+import json, sys, urllib.request
+router, token = sys.argv[1:3]
+def gql(query, variables):
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    return json.load(urllib.request.urlopen(urllib.request.Request(router, body, headers)))["data"]
+for i in range(1, 21):
+    app = gql('mutation($c: String!) { createApplication(input: {company: $c, position: "Engineer"}) { id } }',
+              {"c": f"Gateway {i}"})["createApplication"]["id"]
+    gql('mutation($a: ID!, $at: DateTime!) { scheduleInterview(input: {applicationId: $a, scheduledAt: $at, timeZone: "UTC", type: PHONE}) { id } }',
+        {"a": app, "at": f"2030-01-{i:02d}T09:00:00Z"})
+PY
+export GQL_TOKEN="$token"
+declare -A gateway_url=([router]="$router" [apollo]="http://127.0.0.1:4201/graphql" [hive]="http://127.0.0.1:4202/graphql")
+for query in '{ me { id fullName } }' '{ applications(first: 20) { edges { node { company interviews { scheduledAt } } } } }'; do
+  export GQL_QUERY="$query"
+  echo "query: $query"
+  expected=$(curl -s -X POST "$router" -H 'content-type: application/json' -H "authorization: Bearer $token" -d "{\"query\":\"$query\"}")
+  results=()
+  for gw in router apollo hive; do
+    answer=$(curl -s -X POST "${gateway_url[$gw]}" -H 'content-type: application/json' -H "authorization: Bearer $token" -d "{\"query\":\"$query\"}")
+    python3 -c 'import json,sys; a,b=json.loads(sys.argv[1]),json.loads(sys.argv[2]); assert a.get("data")==b.get("data") and a.get("data"), (sys.argv[3], b)' "$expected" "$answer" "$gw"
+    wrk -t1 -c4 -d2s -s bench/graphql.lua "${gateway_url[$gw]}" >/dev/null  # warm-up
+    result=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -s bench/graphql.lua "${gateway_url[$gw]}" | grep RESULT)
+    printf '  %-7s %s\n' "$gw" "$result"
+    results+=("$result")
+  done
+  python3 - "${results[@]}" <<'PY'
+import sys
+rps = lambda line: float(line.split("rps=")[1].split()[0])
+p99 = lambda line: float(line.split("p99_ms=")[1].split()[0])
+ours, apollo, hive = sys.argv[1:4]
+print(f"  router/apollo throughput {rps(ours)/rps(apollo):.2f}, router/hive {rps(ours)/rps(hive):.2f}; "
+      f"p99 apollo/router {p99(apollo)/p99(ours):.2f}, hive/router {p99(hive)/p99(ours):.2f}")
+PY
+done
+echo "RSS after load: router $(( $(ps -o rss= -p "$router_pid") / 1024 )) MB, apollo $(( $(ps -o rss= -p "$apollo_pid") / 1024 )) MB, hive $(( $(ps -o rss= -p "$hive_pid") / 1024 )) MB"
+kill "$apollo_pid" "$hive_pid" 2>/dev/null || true
+rm -f "$supergraph"
 fi
 
 echo; echo "## seeding one user with $APPLICATIONS applications"

@@ -79,6 +79,8 @@ fn config_map(table: &[&ServiceSpec]) -> Value {
         ("S3_PUBLIC_ENDPOINT", "https://s3.eu-west-1.amazonaws.com"),
         ("S3_BUCKET", "jobtracker-resumes"),
         ("S3_REGION", "eu-west-1"),
+        // Traces over OTLP/HTTP to the cluster's collector.
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel-collector.observability:4318"),
     ];
     for (key, value) in settings {
         data.insert(key.into(), json!(value));
@@ -113,7 +115,10 @@ fn deployment(target: &Target) -> Value {
         "image": IMAGE,
         "args": ["--target", target.name],
         "envFrom": env_from(),
-        "env": [{ "name": format!("{}_HOST", target.name.to_ascii_uppercase()), "value": "0.0.0.0" }],
+        "env": [
+            { "name": format!("{}_HOST", target.name.to_ascii_uppercase()), "value": "0.0.0.0" },
+            { "name": "OTEL_SERVICE_NAME", "value": target.name },
+        ],
         "ports": ports,
         "readinessProbe": { "httpGet": { "path": readiness, "port": "http" }, "periodSeconds": 5, "failureThreshold": 3 },
         "livenessProbe": { "httpGet": { "path": "/health", "port": "http" }, "initialDelaySeconds": 10, "periodSeconds": 10, "failureThreshold": 6 },

@@ -115,6 +115,8 @@ fn spawn(target: Target, supergraph: Option<&PathBuf>, service_token: &ServiceTo
     command
         .args(["run", "--target", target.name()])
         .env_remove("JOBTRACKER_TARGET")
+        // Each child's exported spans name it.
+        .env("OTEL_SERVICE_NAME", target.name())
         .env(service_token::ENV, service_token.expose());
     if let Some(path) = supergraph {
         command.arg("--supergraph").arg(path);

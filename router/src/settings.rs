@@ -49,6 +49,8 @@ pub struct RouterSettings {
     /// `ROUTER_METRICS_PORT`: Prometheus `/metrics` on its own port (keep it
     /// off the public listener in production); unset, on the router's port.
     pub metrics_port: Option<u16>,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: spans exported over OTLP/HTTP there.
+    pub otlp_endpoint: Option<String>,
 }
 
 fn env(key: &str) -> Option<String> {
@@ -104,6 +106,7 @@ impl RouterSettings {
             production,
             persisted_documents,
             max_request_body_bytes: env_parse("ROUTER_MAX_REQUEST_BODY_BYTES", 256 * 1024)?,
+            otlp_endpoint: env("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|e| !e.is_empty()),
             metrics_port: env("ROUTER_METRICS_PORT").map(|p| p.parse()).transpose().context("ROUTER_METRICS_PORT")?,
         })
     }
@@ -152,6 +155,14 @@ impl RouterSettings {
         if let Some(port) = self.metrics_port {
             prometheus["port"] = json!(port);
         }
+        // Hive's spans continue the gate's traceparent and are injected into subgraph fetches.
+        let tracing_exporters: Vec<Value> = self
+            .otlp_endpoint
+            .iter()
+            .map(|endpoint| {
+                json!({ "kind": "otlp", "protocol": "http", "endpoint": format!("{}/v1/traces", endpoint.trim_end_matches('/')) })
+            })
+            .collect();
         let persisted_documents = match &self.persisted_documents {
             Some(path) => json!({
                 "enabled": true,
@@ -172,7 +183,11 @@ impl RouterSettings {
             "laboratory": { "enabled": false },
             "introspection": !self.production,
             "persisted_documents": persisted_documents,
-            "telemetry": { "metrics": { "exporters": [prometheus] } },
+            "telemetry": {
+                "metrics": { "exporters": [prometheus] },
+                "tracing": { "exporters": tracing_exporters },
+                "resource": { "attributes": { "service.name": "router" } },
+            },
             "error_masking": { "enabled": false },
             "cors": cors,
             // traceparent: the gate's (the client's continued, or a new trace).

@@ -113,3 +113,73 @@ async fn one_trace_id_follows_a_mutation_to_its_event_and_its_consumers() {
         }
     }
 }
+
+/// An OTLP/HTTP collector: keeps every body posted to `/v1/traces`.
+#[derive(Clone, Default)]
+struct Collector(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl Collector {
+    async fn start() -> (Self, String) {
+        let collector = Self::default();
+        let bodies = collector.clone();
+        let routes = axum::Router::new().route(
+            "/v1/traces",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let bodies = bodies.clone();
+                async move {
+                    bodies.0.lock().unwrap().push(body.to_vec());
+                    ""
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, routes).await });
+        (collector, url)
+    }
+
+    /// Whether a posted batch holds a span of `trace_id` (its 16 raw bytes,
+    /// as protobuf carries them) beside `marker` (a service or span attribute).
+    fn has(&self, trace_id: &[u8], marker: &str) -> bool {
+        self.0.lock().unwrap().iter().any(|body| {
+            body.windows(trace_id.len()).any(|w| w == trace_id)
+                && body.windows(marker.len()).any(|w| w == marker.as_bytes())
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_otlp_endpoint_the_router_and_the_services_export_spans_of_one_trace() {
+    let (collector, endpoint) = Collector::start().await;
+    // The services of this process export there; the router process is told by its variable.
+    jobtracker_kit::telemetry::init_with_otlp(Some(&endpoint));
+    let options = jobtracker_testkit::RouterOptions {
+        env: vec![("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint.clone())],
+        ..Default::default()
+    };
+    let system = System::start_with(options).await;
+    let (ada, _) = system.sign_up("Ada Lovelace").await;
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    let response = reqwest::Client::new()
+        .post(system.router.graphql_url())
+        .bearer_auth(&ada.access_token)
+        .header("traceparent", format!("00-{trace_id}-b7ad6b7169203331-01"))
+        .json(&json!({ "query": CREATE, "variables": { "i": { "company": "Acme", "position": "Engineer" } } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let raw: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&trace_id[2 * i..2 * i + 2], 16).unwrap()).collect();
+    // The router's spans (its resource names it), the subgraph's request span and the analytics consumer's.
+    for marker in ["router", "request", "analytics.events"] {
+        let mut found = false;
+        for _ in 0..200 {
+            found = collector.has(&raw, marker);
+            if found {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(found, "no exported span of the trace with {marker:?} ({} batches)", collector.0.lock().unwrap().len());
+    }
+}

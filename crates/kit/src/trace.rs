@@ -62,6 +62,19 @@ impl TraceContext {
         format!("00-{}-{}-{}", self.trace_id, self.span_id, if self.sampled { "01" } else { "00" })
     }
 
+    /// As OpenTelemetry's remote parent.
+    fn span_context(&self) -> Option<opentelemetry::trace::SpanContext> {
+        use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+        let flags = if self.sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
+        Some(SpanContext::new(
+            TraceId::from_hex(&self.trace_id).ok()?,
+            SpanId::from_hex(&self.span_id).ok()?,
+            flags,
+            true,
+            TraceState::default(),
+        ))
+    }
+
     /// The caller's context continued, else a new trace.
     pub fn continue_from(header: Option<&str>) -> Self {
         header.and_then(Self::parse).map(|parent| parent.child()).unwrap_or_else(Self::root)
@@ -87,26 +100,49 @@ pub async fn scope<F: Future>(context: TraceContext, work: F) -> F::Output {
     CURRENT.scope(context, work).await
 }
 
-/// The same, in a span carrying the trace id (for its log lines).
-pub async fn within<F: Future>(context: TraceContext, name: &'static str, work: F) -> F::Output {
-    let span = tracing::info_span!("trace", name, trace_id = %context.trace_id);
-    scope(context, work.instrument(span)).await
+/// Joins `span` (declared with an empty `trace_id` field) to the trace of
+/// `incoming` and returns its context. With OTLP export on, the ids are the
+/// exported span's (a child of the caller's); otherwise a span id of our own
+/// under the caller's, or a new trace when nothing valid came in.
+pub fn attach(span: &tracing::Span, incoming: Option<&str>) -> TraceContext {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let parent = incoming.and_then(TraceContext::parse);
+    if let Some(parent) = &parent
+        && let Some(remote) = parent.span_context()
+    {
+        let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
+    }
+    let exported = span.context().span().span_context().clone();
+    let context = if exported.is_valid() {
+        TraceContext {
+            trace_id: exported.trace_id().to_string(),
+            span_id: exported.span_id().to_string(),
+            sampled: exported.is_sampled(),
+        }
+    } else {
+        parent.map(|parent| parent.child()).unwrap_or_else(TraceContext::root)
+    };
+    span.record("trace_id", tracing::field::display(&context.trace_id));
+    context
 }
 
-/// Headers of a call to another service: the current trace, continued.
+/// Headers of a call to another service: the current trace, with the
+/// current span as the callee's parent.
 pub fn outgoing_headers() -> reqwest::header::HeaderMap {
     let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(value) = current().and_then(|c| reqwest::header::HeaderValue::from_str(&c.child().header()).ok()) {
+    if let Some(value) = current().and_then(|c| reqwest::header::HeaderValue::from_str(&c.header()).ok()) {
         headers.insert(HEADER, value);
     }
     headers
 }
 
-/// Every request of a service runs in the trace its `traceparent` names.
+/// Every request of a service runs in a span of the trace its `traceparent` names.
 pub async fn layer(request: Request, next: Next) -> Response {
     let header = request.headers().get(HEADER).and_then(|v| v.to_str().ok());
-    let context = TraceContext::continue_from(header);
-    within(context, "request", next.run(request)).await
+    let span = tracing::info_span!("request", trace_id = tracing::field::Empty);
+    let context = attach(&span, header);
+    scope(context, next.run(request).instrument(span)).await
 }
 
 #[cfg(test)]

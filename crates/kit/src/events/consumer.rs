@@ -31,7 +31,7 @@ use super::schema::processed_events;
 use super::topology::{self, QueueSpec};
 use crate::db::Pool;
 use crate::metrics;
-use crate::trace::{self, TraceContext};
+use crate::trace;
 
 /// Applies one event inside the consumer's transaction.
 #[async_trait]
@@ -120,8 +120,8 @@ impl Consumer {
         };
         // The header first (what the relay published), else the envelope's own.
         let traceparent = trace_header(&delivery).or_else(|| envelope.traceparent.clone());
-        let context = TraceContext::continue_from(traceparent.as_deref());
-        let span = tracing::info_span!("consume", queue = self.spec.name, event_id = %envelope.id, event_type = %envelope.event_type, user_id = %envelope.user_id, trace_id = %context.trace_id);
+        let span = tracing::info_span!("consume", queue = self.spec.name, event_id = %envelope.id, event_type = %envelope.event_type, user_id = %envelope.user_id, trace_id = tracing::field::Empty);
+        let context = trace::attach(&span, traceparent.as_deref());
         // Log lines of this delivery carry its span; events the handler writes, its trace.
         trace::scope(context, self.settle(channel, delivery, &envelope, shutdown).instrument(span)).await
     }
