@@ -124,7 +124,7 @@ open(sys.argv[1], "w").write(sdl)
 PY
 node bench/gateways/apollo.mjs "$supergraph" 4201 > /tmp/jobtracker-bench-apollo.log 2>&1 &
 apollo_pid=$!
-(cd bench/gateways && SUPERGRAPH="$supergraph" exec node_modules/.bin/hive-gateway supergraph --port 4202 --host 127.0.0.1) \
+(cd bench/gateways && exec node_modules/.bin/hive-gateway supergraph "$supergraph" --port 4202 --host 127.0.0.1) \
   > /tmp/jobtracker-bench-hive.log 2>&1 &
 hive_pid=$!
 for gw in 4201 4202; do

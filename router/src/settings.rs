@@ -49,6 +49,11 @@ pub struct RouterSettings {
     /// `ROUTER_METRICS_PORT`: Prometheus `/metrics` on its own port (keep it
     /// off the public listener in production); unset, on the router's port.
     pub metrics_port: Option<u16>,
+    /// `ROUTER_METRICS_OPERATION_NAMES`: label request metrics with the
+    /// operation's name. On by default in production mode only, where the
+    /// names come from the trusted manifest; elsewhere any client could
+    /// mint a new time series per request.
+    pub metrics_operation_names: bool,
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`: spans exported over OTLP/HTTP there.
     pub otlp_endpoint: Option<String>,
 }
@@ -106,6 +111,7 @@ impl RouterSettings {
             production,
             persisted_documents,
             max_request_body_bytes: env_parse("ROUTER_MAX_REQUEST_BODY_BYTES", 256 * 1024)?,
+            metrics_operation_names: env_parse("ROUTER_METRICS_OPERATION_NAMES", production)?,
             otlp_endpoint: env("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|e| !e.is_empty()),
             metrics_port: env("ROUTER_METRICS_PORT").map(|p| p.parse()).transpose().context("ROUTER_METRICS_PORT")?,
         })
@@ -155,6 +161,15 @@ impl RouterSettings {
         if let Some(port) = self.metrics_port {
             prometheus["port"] = json!(port);
         }
+        // Instruments labelled by operation name, when that label is off.
+        let instruments: serde_json::Map<String, Value> = if self.metrics_operation_names {
+            serde_json::Map::new()
+        } else {
+            OPERATION_NAME_INSTRUMENTS
+                .iter()
+                .map(|name| (name.to_string(), json!({ "attributes": { "graphql.operation.name": false } })))
+                .collect()
+        };
         // Hive's spans continue the gate's traceparent and are injected into subgraph fetches.
         let tracing_exporters: Vec<Value> = self
             .otlp_endpoint
@@ -184,7 +199,7 @@ impl RouterSettings {
             "introspection": !self.production,
             "persisted_documents": persisted_documents,
             "telemetry": {
-                "metrics": { "exporters": [prometheus] },
+                "metrics": { "exporters": [prometheus], "instrumentation": { "instruments": instruments } },
                 "tracing": { "exporters": tracing_exporters },
                 "resource": { "attributes": { "service.name": "router" } },
             },
@@ -245,6 +260,15 @@ impl RouterSettings {
         Ok(config_path)
     }
 }
+
+/// Hive's instruments that carry `graphql.operation.name`.
+const OPERATION_NAME_INSTRUMENTS: &[&str] = &[
+    "http.server.request.duration",
+    "http.server.request.body.size",
+    "http.server.response.body.size",
+    "hive.router.request.overhead.duration",
+    "hive.router.request.external_wait.duration",
+];
 
 /// Subgraph names declared by `@join__graph(name: "…", url: "…")`.
 pub fn subgraph_names(supergraph_sdl: &str) -> Vec<String> {

@@ -61,7 +61,11 @@ async fn scrape_until(url: &str, what: &str, check: impl Fn(&Scrape) -> bool) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_router_and_every_service_expose_prometheus_metrics_of_their_own() {
     let options = RouterOptions {
-        env: vec![("RATE_LIMIT_PER_SECOND".into(), "0.5".into()), ("RATE_LIMIT_BURST".into(), "20".into())],
+        env: vec![
+            ("RATE_LIMIT_PER_SECOND".into(), "0.5".into()),
+            ("RATE_LIMIT_BURST".into(), "20".into()),
+            ("ROUTER_METRICS_OPERATION_NAMES".into(), "true".into()),
+        ],
         ..Default::default()
     };
     let system = System::start_with(options).await;

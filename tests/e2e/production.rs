@@ -64,6 +64,8 @@ async fn production_mode_serves_trusted_documents_only_and_hides_the_schema() {
     let stale = gql.run_document("stale-v1", json!({})).await;
     assert_eq!(stale.error_code(), "BAD_USER_INPUT");
     assert_eq!(stale.errors()[0]["message"], "invalid request", "{}", stale.body);
+    let named = system.gql.with_token(&ada.access_token).run("query Valid { me { fullName } }", json!({})).await;
+    assert!(named.errors().is_empty(), "{}", named.body);
     let development = system.gql.with_token(&ada.access_token).run(STALE, json!({})).await;
     assert!(development.errors()[0]["message"].as_str().unwrap().contains("nickname"), "{}", development.body);
 
@@ -97,7 +99,15 @@ async fn production_mode_serves_trusted_documents_only_and_hides_the_schema() {
     // Metrics on their own port, not on the public listener.
     let metrics = client.get(format!("http://127.0.0.1:{metrics_port}/metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), 200);
-    assert!(metrics.text().await.unwrap().contains("http_server_request_duration_seconds"));
+    let metrics = metrics.text().await.unwrap();
+    assert!(metrics.contains("http_server_request_duration_seconds"));
+    // Operation names label requests here (they come from the manifest)…
+    assert!(metrics.contains(r#"graphql_operation_name="Me""#), "{metrics}");
+    // …but not on a development router, where any client could mint new ones.
+    let development =
+        client.get(format!("{}/metrics", system.router.url())).send().await.unwrap().text().await.unwrap();
+    assert!(development.contains("http_server_request_duration_seconds"));
+    assert!(!development.contains(r#"graphql_operation_name="Valid""#), "{development}");
     let public = client.get(format!("{}/metrics", router.url())).send().await.unwrap();
     let status = public.status();
     let text = public.text().await.unwrap();
