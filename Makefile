@@ -1,7 +1,7 @@
 # Thin wrappers; the README explains each.
 CARGO ?= cargo
 
-.PHONY: run test schema schema-check lint bench release
+.PHONY: run test chaos schema schema-check lint bench release
 
 ## Start everything: subgraphs and the router on :4000 (playground at http://127.0.0.1:4000/graphql).
 run:
@@ -18,6 +18,11 @@ test:
 	else \
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
+
+## Chaos against the machine's PostgreSQL/RabbitMQ (stops and starts them): one test at a time, outside `make test`.
+chaos:
+	scripts/ensure-services.sh
+	$(CARGO) nextest run -p jobtracker --run-ignored ignored-only --test-threads 1 -E 'test(/^chaos::/)'
 
 ## Export every subgraph's SDL and compose schema/supergraph.graphql.
 schema:

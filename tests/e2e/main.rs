@@ -6,6 +6,7 @@ mod abuse;
 mod access;
 mod applications;
 mod browser;
+mod chaos;
 mod contacts;
 mod dashboard;
 mod errors;
