@@ -16,6 +16,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, TextEncoder, proto::MetricFamily,
 };
@@ -26,24 +27,27 @@ use crate::db::Pool;
 const SECONDS_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
 /// Metrics are registered in the default registry once each: define them
-/// in a `LazyLock` (a name registered twice is a programming error).
-pub fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition");
+/// in a `LazyLock`. Names, help texts and labels are literals of this code,
+/// never input, so a definition that fails is a programming error caught by
+/// the first test that touches it.
+fn registered<M: Collector + Clone + 'static>(metric: prometheus::Result<M>) -> M {
+    // checked: static definitions (valid names, at least one label, no duplicate name).
+    let metric = metric.expect("static metric definition");
+    // checked: each metric is registered once, from its `LazyLock`.
     prometheus::register(Box::new(metric.clone())).expect("metric registered once");
     metric
+}
+
+pub fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    registered(IntCounterVec::new(Opts::new(name, help), labels))
 }
 
 pub fn gauge(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-    let metric = IntGaugeVec::new(Opts::new(name, help), labels).expect("static metric definition");
-    prometheus::register(Box::new(metric.clone())).expect("metric registered once");
-    metric
+    registered(IntGaugeVec::new(Opts::new(name, help), labels))
 }
 
 pub fn histogram(name: &str, help: &str, labels: &[&str]) -> HistogramVec {
-    let opts = HistogramOpts::new(name, help).buckets(SECONDS_BUCKETS.to_vec());
-    let metric = HistogramVec::new(opts, labels).expect("static metric definition");
-    prometheus::register(Box::new(metric.clone())).expect("metric registered once");
-    metric
+    registered(HistogramVec::new(HistogramOpts::new(name, help).buckets(SECONDS_BUCKETS.to_vec()), labels))
 }
 
 pub static HTTP_REQUEST_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
@@ -99,9 +103,10 @@ pub static DEAD_LETTER_MESSAGES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     gauge("events_dead_letter_messages", "Messages in a consumer's dead-letter queue (sampled).", &["service", "queue"])
 });
 
-/// The service a consumer queue belongs to (`analytics.events` → `analytics`).
-pub fn queue_service(queue: &str) -> &str {
-    queue.split('.').next().unwrap_or(queue)
+/// The `service` and `queue` labels of a consumer queue's metrics
+/// (`analytics.events` belongs to `analytics`).
+pub fn queue_labels(queue: &'static str) -> [&'static str; 2] {
+    [queue.split('.').next().unwrap_or(queue), queue]
 }
 
 /// Seconds since `at`, never negative (clocks of two hosts may disagree).

@@ -33,8 +33,9 @@ static SENDS: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLo
     )
 });
 
-fn count(channel: Channel, outcome: &str) {
-    SENDS.with_label_values(&[crate::SERVICE, channel.as_str(), outcome]).inc();
+/// `channel`: a channel's stored name, or `ALL` for what is settled across channels.
+fn count(channel: &str, outcome: &str, deliveries: usize) {
+    SENDS.with_label_values(&[crate::SERVICE, channel, outcome]).inc_by(deliveries as u64);
 }
 
 pub struct Sender {
@@ -68,12 +69,12 @@ impl Sender {
         let expired = self.store.expire_begun(self.clock.now()).await?;
         if expired > 0 {
             tracing::info!(expired, "reminders of interviews that had begun are not sent");
-            SENDS.with_label_values(&[crate::SERVICE, "ALL", "expired"]).inc_by(expired as u64);
+            count("ALL", "expired", expired);
         }
         let mut sent = 0;
         loop {
             let batch = self.store.deliver_in_app(self.clock.now(), BATCH).await?;
-            SENDS.with_label_values(&[crate::SERVICE, Channel::InApp.as_str(), "sent"]).inc_by(batch.len() as u64);
+            count(Channel::InApp.as_str(), "sent", batch.len());
             sent += batch.len();
             if (batch.len() as i64) < BATCH {
                 break;
@@ -90,7 +91,7 @@ impl Sender {
         let unconfirmed = self.store.settle_unconfirmed(self.clock.now()).await?;
         if unconfirmed > 0 {
             tracing::warn!(unconfirmed, "messages whose sender stopped mid-send are not sent again");
-            SENDS.with_label_values(&[crate::SERVICE, "ALL", "unconfirmed"]).inc_by(unconfirmed as u64);
+            count("ALL", "unconfirmed", unconfirmed);
         }
         let mut sent = 0;
         for channel in [Channel::Email, Channel::Sms] {
@@ -119,8 +120,7 @@ impl Sender {
             let why = missing.unwrap_or_default();
             let retry_at = self.retry_at(job);
             tracing::warn!(delivery_id = %job.id, channel = channel.as_str(), why, retried = retry_at.is_some(), "no address");
-            self.store.attempt_failed(job.id, why, retry_at).await?;
-            count(channel, if retry_at.is_some() { "retried" } else { "failed" });
+            self.attempt_failed(channel, job, why, retry_at).await?;
             return Ok(false);
         };
         let phone = recipient.phone.clone();
@@ -150,7 +150,7 @@ impl Sender {
                     std::process::abort();
                 }
                 self.store.mark_sent(job.id).await?;
-                count(channel, "sent");
+                count(channel.as_str(), "sent", 1);
                 Ok(true)
             }
             // Maybe accepted: left recorded, it settles as UNCONFIRMED.
@@ -165,11 +165,23 @@ impl Sender {
                 } else {
                     tracing::warn!(delivery_id = %job.id, error = %err, "not accepted; retried later");
                 }
-                self.store.attempt_failed(job.id, &err.to_string(), retry_at).await?;
-                count(channel, if retry_at.is_some() { "retried" } else { "failed" });
+                self.attempt_failed(channel, job, &err.to_string(), retry_at).await?;
                 Ok(false)
             }
         }
+    }
+
+    /// Records a refused attempt: retried at `retry_at`, or FAILED for good.
+    async fn attempt_failed(
+        &self,
+        channel: Channel,
+        job: &Job,
+        why: &str,
+        retry_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> jobtracker_kit::AppResult<()> {
+        self.store.attempt_failed(job.id, why, retry_at).await?;
+        count(channel.as_str(), if retry_at.is_some() { "retried" } else { "failed" }, 1);
+        Ok(())
     }
 
     /// When to try `job` again after this attempt; `None` when it was the last.

@@ -199,9 +199,8 @@ impl Consumer {
         }
     }
 
-    /// The `service` and `queue` labels of its metrics.
     fn labels(&self) -> [&'static str; 2] {
-        [metrics::queue_service(self.spec.name), self.spec.name]
+        metrics::queue_labels(self.spec.name)
     }
 
     fn count(&self, outcome: &str) {
@@ -249,7 +248,7 @@ impl DepthSampler {
     fn spawn(channel: lapin::Channel, spec_name: &'static str, queue: String) -> Self {
         let dlq = format!("{queue}.dlq");
         Self(tokio::spawn(async move {
-            let labels = [metrics::queue_service(spec_name), spec_name];
+            let labels = metrics::queue_labels(spec_name);
             let passive = lapin::options::QueueDeclareOptions { passive: true, ..Default::default() };
             loop {
                 for (name, gauge) in [(&queue, &metrics::QUEUE_MESSAGES), (&dlq, &metrics::DEAD_LETTER_MESSAGES)] {

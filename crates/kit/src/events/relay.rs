@@ -217,9 +217,6 @@ impl OutboxRelay {
     }
 }
 
-/// The message to publish for a stored envelope: compact JSON, checked to be
-/// an envelope and within the size limit (rows written before the limit or
-/// by hand may be neither). `Err` says why it can never be published.
 /// What is published for a stored row.
 struct Message {
     body: Vec<u8>,
@@ -227,6 +224,9 @@ struct Message {
     traceparent: Option<String>,
 }
 
+/// The message to publish for a stored envelope: compact JSON, checked to be
+/// an envelope and within the size limit (rows written before the limit or
+/// by hand may be neither). `Err` says why it can never be published.
 fn message_body(stored: &str) -> Result<Message, String> {
     let envelope: Envelope = serde_json::from_str(stored).map_err(|err| format!("not an event envelope: {err}"))?;
     let body = serde_json::to_vec(&envelope).map_err(|err| format!("does not serialise: {err}"))?;
