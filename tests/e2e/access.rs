@@ -14,7 +14,7 @@ use async_graphql_parser::types::{TypeKind, TypeSystemDefinition};
 use jobtracker_testkit::{Gql, WsClient};
 use serde_json::{Value, json};
 
-use crate::helpers::System;
+use crate::helpers::{System, eventually};
 
 /// What another user must get back. Pointers are JSON pointers into `data`.
 #[derive(Debug)]
@@ -121,14 +121,12 @@ async fn make_owner(ada: &Gql, user: String) -> Owner {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Search has indexed the application by the time the sweep searches.
-    for _ in 0..100 {
+    // Search has indexed the application and the contact by the time the sweep searches.
+    let indexed = async || {
         let found = ada.run("{ search(query: \"Sweepco\") { score } }", json!({})).await;
-        if found.data()["search"].as_array().is_some_and(|hits| hits.len() >= 2) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        found.data()["search"].as_array().is_some_and(|hits| hits.len() >= 2)
+    };
+    assert!(eventually(10, indexed).await, "the owner's records were never indexed");
     Owner { user, application, interview, contact, notification: notification.expect("a notification"), file }
 }
 

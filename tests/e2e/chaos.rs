@@ -6,7 +6,7 @@ use std::time::Duration;
 use jobtracker_testkit::Gql;
 use serde_json::json;
 
-use crate::helpers::System;
+use crate::helpers::{System, eventually, scrape, total};
 
 fn rabbitmq(command: &str) {
     let status = std::process::Command::new("rabbitmqctl").args(["-q", command]).status().expect("rabbitmqctl runs");
@@ -39,27 +39,7 @@ async fn create(client: &Gql, company: &str) {
 }
 
 async fn gauge(url: &str, metric: &str) -> f64 {
-    let text = reqwest::get(format!("{url}/metrics")).await.unwrap().text().await.unwrap();
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
-    scrape
-        .samples
-        .iter()
-        .filter(|s| s.metric == metric)
-        .map(|s| match s.value {
-            prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
-            _ => 0.0,
-        })
-        .sum()
-}
-
-async fn until<F: AsyncFn() -> bool>(what: &str, seconds: u64, check: F) {
-    for _ in 0..seconds * 10 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what} did not happen within {seconds} s");
+    total(&scrape(url).await, metric, &[]).unwrap_or(0.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,7 +49,7 @@ async fn with_rabbitmq_down_services_start_serve_and_publish_what_accumulated_on
     let system = System::start().await;
     let (ada, client) = system.sign_up("Ada Lovelace").await;
     create(&client, "Before").await;
-    until("the first application counted", 30, async || total_applications(&client).await == 1).await;
+    assert!(eventually(30, async || total_applications(&client).await == 1).await, "the first application counted");
 
     rabbitmq("stop_app");
     let _back = BrokerBack;
@@ -97,13 +77,19 @@ async fn with_rabbitmq_down_services_start_serve_and_publish_what_accumulated_on
 
     rabbitmq("start_app");
     let started = std::time::Instant::now();
-    until("every acknowledged application counted", 60, async || {
-        total_applications(&client).await == 1 + WHILE_DOWN as i64
-    })
-    .await;
-    until("the outbox drained", 30, async || gauge(&applications, "outbox_pending_events").await == 0.0).await;
+    assert!(
+        eventually(60, async || { total_applications(&client).await == 1 + WHILE_DOWN as i64 }).await,
+        "every acknowledged application counted"
+    );
+    assert!(
+        eventually(30, async || gauge(&applications, "outbox_pending_events").await == 0.0).await,
+        "the outbox drained"
+    );
     let analytics = system.stack["analytics"].url();
-    until("the dead-letter depth sampled", 30, async || gauge(&analytics, "events_queue_messages").await == 0.0).await;
+    assert!(
+        eventually(30, async || gauge(&analytics, "events_queue_messages").await == 0.0).await,
+        "the dead-letter depth sampled"
+    );
     assert_eq!(gauge(&analytics, "events_dead_letter_messages").await, 0.0);
     println!(
         "chaos counts: {WHILE_DOWN} mutations acknowledged while RabbitMQ was down, {} counted by analytics {:.1} s after it came back, outbox 0, queue 0, DLQ 0",

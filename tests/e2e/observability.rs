@@ -5,38 +5,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jobtracker_testkit::RouterOptions;
-use prometheus_parse::{Sample, Scrape, Value};
+use prometheus_parse::{Scrape, Value};
 use serde_json::json;
 
-use crate::helpers::System;
-
-async fn scrape(url: &str) -> Scrape {
-    let response = reqwest::get(format!("{url}/metrics")).await.expect("metrics endpoint answers");
-    assert_eq!(response.status(), 200, "{url}/metrics");
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(content_type.starts_with("text/plain"), "{url}: {content_type}");
-    let text = response.text().await.unwrap();
-    Scrape::parse(text.lines().map(|line| Ok(line.to_string()))).unwrap_or_else(|err| panic!("{url}: {err}\n{text}"))
-}
-
-fn value(sample: &Sample) -> f64 {
-    match &sample.value {
-        Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
-        Value::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
-        Value::Summary(_) => 0.0,
-    }
-}
-
-/// The summed value of `metric`'s samples whose labels include `labels`.
-fn total(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let matching: Vec<&Sample> = scrape
-        .samples
-        .iter()
-        .filter(|s| s.metric == metric)
-        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .collect();
-    (!matching.is_empty()).then(|| matching.iter().map(|s| value(s)).sum())
-}
+use crate::helpers::{System, scrape, total};
 
 fn names(scrape: &Scrape) -> Vec<&str> {
     let mut names: Vec<&str> = scrape.samples.iter().map(|s| s.metric.as_str()).collect();

@@ -4,12 +4,11 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use jobtracker_testkit::events::EventTap;
 use serde_json::json;
 
-use crate::helpers::System;
+use crate::helpers::{System, eventually};
 
 /// Log lines of this process (the subgraphs run in it), kept for reading.
 #[derive(Clone, Default)]
@@ -47,6 +46,18 @@ impl Captured {
 
 const CREATE: &str = "mutation($i: CreateApplicationInput!) { createApplication(input: $i) { id } }";
 
+/// An application created through the router by a client that traces.
+async fn create_traced(system: &System, token: &str, traceparent: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(system.router.graphql_url())
+        .bearer_auth(token)
+        .header("traceparent", traceparent)
+        .json(&json!({ "query": CREATE, "variables": { "i": { "company": "Acme", "position": "Engineer" } } }))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_trace_id_follows_a_mutation_to_its_event_and_its_consumers() {
     let logs = Captured::install();
@@ -57,14 +68,7 @@ async fn one_trace_id_follows_a_mutation_to_its_event_and_its_consumers() {
 
     // A frontend that traces: its trace id is kept, the router answers with its own span.
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let response = client
-        .post(system.router.graphql_url())
-        .bearer_auth(&ada.access_token)
-        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
-        .json(&json!({ "query": CREATE, "variables": { "i": { "company": "Acme", "position": "Engineer" } } }))
-        .send()
-        .await
-        .unwrap();
+    let response = create_traced(&system, &ada.access_token, &format!("00-{trace_id}-00f067aa0ba902b7-01")).await;
     let answered = response.headers()["traceparent"].to_str().unwrap().to_string();
     assert!(answered.starts_with(&format!("00-{trace_id}-")), "{answered}");
     assert!(!answered.contains("00f067aa0ba902b7"), "the router's span is its own: {answered}");
@@ -101,15 +105,12 @@ async fn one_trace_id_follows_a_mutation_to_its_event_and_its_consumers() {
         (fresh.clone(), &["analytics.events", "notifications.events", "search.documents"][..]),
     ] {
         for queue in queues {
-            let mut found = false;
-            for _ in 0..100 {
-                found = logs.lines_with(&format!("trace_id={trace}")).iter().any(|line| line.contains(queue));
-                if found {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            assert!(found, "{queue} logged nothing under trace {trace}: {:?}", logs.lines_with("trace_id="));
+            let logged = async || logs.lines_with(&format!("trace_id={trace}")).iter().any(|line| line.contains(queue));
+            assert!(
+                eventually(10, logged).await,
+                "{queue} logged nothing under trace {trace}: {:?}",
+                logs.lines_with("trace_id=")
+            );
         }
     }
 }
@@ -160,26 +161,15 @@ async fn with_an_otlp_endpoint_the_router_and_the_services_export_spans_of_one_t
     let system = System::start_with(options).await;
     let (ada, _) = system.sign_up("Ada Lovelace").await;
     let trace_id = "0af7651916cd43dd8448eb211c80319c";
-    let response = reqwest::Client::new()
-        .post(system.router.graphql_url())
-        .bearer_auth(&ada.access_token)
-        .header("traceparent", format!("00-{trace_id}-b7ad6b7169203331-01"))
-        .json(&json!({ "query": CREATE, "variables": { "i": { "company": "Acme", "position": "Engineer" } } }))
-        .send()
-        .await
-        .unwrap();
+    let response = create_traced(&system, &ada.access_token, &format!("00-{trace_id}-b7ad6b7169203331-01")).await;
     assert_eq!(response.status(), 200);
     let raw: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&trace_id[2 * i..2 * i + 2], 16).unwrap()).collect();
     // The router's spans (its resource names it), the subgraph's request span and the analytics consumer's.
     for marker in ["router", "request", "analytics.events"] {
-        let mut found = false;
-        for _ in 0..200 {
-            found = collector.has(&raw, marker);
-            if found {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(found, "no exported span of the trace with {marker:?} ({} batches)", collector.0.lock().unwrap().len());
+        assert!(
+            eventually(20, async || collector.has(&raw, marker)).await,
+            "no exported span of the trace with {marker:?} ({} batches)",
+            collector.0.lock().unwrap().len()
+        );
     }
 }
