@@ -1,3 +1,4 @@
+use jobtracker_testkit::{Account, Gql};
 use serde_json::json;
 
 use crate::helpers::System;
@@ -8,11 +9,14 @@ const REFRESH: &str =
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_seekers_account_from_registration_to_logout() {
-    let system = System::start().await;
+    account_journey(&System::start().await.gql).await;
+}
 
+/// The journey through the router at `gql` (also run against two replicas
+/// of everything, `chaos::two_replicas_…`).
+pub async fn account_journey(gql: &Gql) {
     // Register: the federated user is complete in the same response.
-    let registered = system
-        .gql
+    let registered = gql
         .run(
             "mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken expiresIn user { id email fullName createdAt } } }",
             json!({ "input": { "email": "Ada@Example.com", "password": "correct horse battery", "fullName": "Ada Lovelace" } }),
@@ -25,10 +29,10 @@ async fn a_job_seekers_account_from_registration_to_logout() {
     let ada_id = payload["user"]["id"].as_str().unwrap().to_string();
 
     // Login.
-    let login = system.gql.run(LOGIN, json!({ "e": "ada@example.com", "p": "correct horse battery" })).await;
+    let login = gql.run(LOGIN, json!({ "e": "ada@example.com", "p": "correct horse battery" })).await;
     let session = login.data()["login"].clone();
     assert_eq!(session["user"], json!({ "id": ada_id, "fullName": "Ada Lovelace" }));
-    let ada = system.gql.with_token(session["accessToken"].as_str().unwrap());
+    let ada = gql.with_token(session["accessToken"].as_str().unwrap());
 
     // Me, then update the profile.
     assert_eq!(
@@ -44,7 +48,8 @@ async fn a_job_seekers_account_from_registration_to_logout() {
     assert_eq!(updated.data()["updateProfile"]["headline"], "Programmer");
 
     // Another account sees the public profile and finds it by name.
-    let (grace, grace_gql) = system.sign_up("Grace Hopper").await;
+    let grace = Account::register(gql, "Grace Hopper").await;
+    let grace_gql = gql.with_token(&grace.access_token);
     let seen = grace_gql
         .run(
             "query($id: ID!) { user(id: $id) { fullName headline location savedProfiles { id } } }",
@@ -81,19 +86,17 @@ async fn a_job_seekers_account_from_registration_to_logout() {
     assert_eq!(unsaved.data()["unsaveProfile"]["savedProfiles"], json!([]));
 
     // Refresh rotates; the old refresh token is spent.
-    let refreshed = system.gql.run(REFRESH, json!({ "t": session["refreshToken"] })).await;
+    let refreshed = gql.run(REFRESH, json!({ "t": session["refreshToken"] })).await;
     let rotated = refreshed.data()["refreshToken"].clone();
     assert_eq!(rotated["user"], json!({ "id": ada_id, "email": "ada@example.com" }));
-    let new_token = system.gql.with_token(rotated["accessToken"].as_str().unwrap());
+    let new_token = gql.with_token(rotated["accessToken"].as_str().unwrap());
     assert_eq!(new_token.run("{ me { id } }", json!({})).await.data()["me"]["id"], ada_id.as_str());
 
     // Logout revokes the login.
-    let logout = system
-        .gql
-        .run("mutation($t: String!) { logout(refreshToken: $t) }", json!({ "t": rotated["refreshToken"] }))
-        .await;
+    let logout =
+        gql.run("mutation($t: String!) { logout(refreshToken: $t) }", json!({ "t": rotated["refreshToken"] })).await;
     assert_eq!(logout.data()["logout"], true);
-    let after = system.gql.run(REFRESH, json!({ "t": rotated["refreshToken"] })).await;
+    let after = gql.run(REFRESH, json!({ "t": rotated["refreshToken"] })).await;
     assert_eq!(after.error_code(), "UNAUTHENTICATED");
 }
 

@@ -75,16 +75,27 @@ impl Gql {
         self.post_as(self.token.as_ref().map(|t| format!("Bearer {t}")), body).await
     }
 
+    /// `run`, where the endpoint may be unreachable or answer something
+    /// other than JSON (load under chaos): the error says what happened.
+    pub async fn try_run(&self, query: &str, variables: Value) -> Result<GqlResponse, String> {
+        let authorization = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        self.try_post_as(authorization, json!({ "query": query, "variables": variables })).await
+    }
+
     async fn post_as(&self, authorization: Option<String>, body: Value) -> GqlResponse {
+        self.try_post_as(authorization, body).await.unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    async fn try_post_as(&self, authorization: Option<String>, body: Value) -> Result<GqlResponse, String> {
         let mut request = self.http.post(&self.url).json(&body);
         if let Some(value) = authorization {
             request = request.header("authorization", value);
         }
-        let response = request.send().await.expect("GraphQL endpoint reachable");
+        let response = request.send().await.map_err(|err| format!("GraphQL endpoint unreachable: {err}"))?;
         let status = response.status().as_u16();
-        let text = response.text().await.expect("response body");
-        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
-        GqlResponse { status, body }
+        let text = response.text().await.map_err(|err| format!("no response body: {err}"))?;
+        let body = serde_json::from_str(&text).map_err(|_| format!("not JSON ({status}): {text}"))?;
+        Ok(GqlResponse { status, body })
     }
 }
 

@@ -149,7 +149,7 @@ impl Sender {
                     tracing::error!(delivery_id = %job.id, "fault injection: aborting between hand-over and record");
                     std::process::abort();
                 }
-                self.store.mark_sent(job.id).await?;
+                self.record_sent(job).await?;
                 count(channel.as_str(), "sent", 1);
                 Ok(true)
             }
@@ -167,6 +167,25 @@ impl Sender {
                 }
                 self.attempt_failed(channel, job, &err.to_string(), retry_at).await?;
                 Ok(false)
+            }
+        }
+    }
+
+    /// Marks a handed-over message SENT, retrying while the database is
+    /// unreachable (a restart): the message went, and only this sender knows.
+    /// Given up after the lease, when the row settles as UNCONFIRMED.
+    async fn record_sent(&self, job: &Job) -> jobtracker_kit::AppResult<()> {
+        let give_up = std::time::Instant::now() + self.mail.lease.to_std().unwrap_or(Duration::from_secs(60));
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self.store.mark_sent(job.id).await {
+                Ok(()) => return Ok(()),
+                Err(err) if std::time::Instant::now() + wait < give_up => {
+                    tracing::warn!(delivery_id = %job.id, error = %err, "handed over, not yet recorded; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                Err(err) => return Err(err),
             }
         }
     }
