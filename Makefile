@@ -19,7 +19,7 @@ test:
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
 
-## Chaos against the machine's PostgreSQL/RabbitMQ (stops and starts them): one test at a time, outside `make test`.
+## Chaos: restarts the machine's RabbitMQ and PostgreSQL under load (one and two replicas); one test at a time, outside `make test`.
 chaos:
 	scripts/ensure-services.sh
 	$(CARGO) nextest run -p jobtracker --run-ignored ignored-only --test-threads 1 -E 'test(/^chaos::/)'
