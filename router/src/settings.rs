@@ -31,6 +31,9 @@ pub struct RouterSettings {
     pub max_aliases: usize,
     /// WebSocket connections (and SSE subscription streams) held open at once.
     pub max_long_lived_clients: usize,
+    /// Operations open over WebSockets at once, in all and per user.
+    pub max_subscriptions: usize,
+    pub max_subscriptions_per_user: usize,
     pub workers: Option<usize>,
     /// How long in-flight requests get to finish on SIGTERM.
     pub shutdown_timeout_secs: u64,
@@ -103,7 +106,9 @@ impl RouterSettings {
                 .collect(),
             max_depth: env_parse("ROUTER_MAX_DEPTH", 12)?,
             max_aliases: env_parse("ROUTER_MAX_ALIASES", 30)?,
-            max_long_lived_clients: env_parse("ROUTER_MAX_LONG_LIVED_CLIENTS", 1000)?,
+            max_long_lived_clients: env_parse("ROUTER_MAX_LONG_LIVED_CLIENTS", 15_000)?,
+            max_subscriptions: env_parse("ROUTER_MAX_SUBSCRIPTIONS", 30_000)?,
+            max_subscriptions_per_user: env_parse("ROUTER_MAX_SUBSCRIPTIONS_PER_USER", 50)?,
             workers: env("ROUTER_WORKERS").map(|w| w.parse()).transpose().context("ROUTER_WORKERS")?,
             shutdown_timeout_secs: env_parse("ROUTER_SHUTDOWN_TIMEOUT_SECS", 10)?,
             dedupe: env_parse("ROUTER_DEDUPE", true)?,
@@ -219,8 +224,10 @@ impl RouterSettings {
                 "all": { "dedupe_enabled": self.dedupe },
                 "router": { "max_long_lived_clients": self.max_long_lived_clients },
             },
-            // Only connection_init's headers count: the gate verified those.
-            "websocket": { "enabled": true, "headers": { "source": "connection" } },
+            // Only each operation's headers count: the gate's upstream
+            // sockets carry many clients, and it writes each operation's
+            // verified Authorization there (decision 32).
+            "websocket": { "enabled": true, "headers": { "source": "operation" } },
             "subscriptions": { "enabled": true, "websocket": { "all": { "path": "/ws" } } },
             // Tokens are verified by our gate (Hive's JWT plugin would make
             // the router's start depend on auth being up).
@@ -233,6 +240,8 @@ impl RouterSettings {
                         "trust_forwarded_for": self.trust_forwarded_for,
                         "jwks_url": self.jwks_url,
                         "max_websockets": self.max_long_lived_clients,
+                        "max_subscriptions": self.max_subscriptions,
+                        "max_subscriptions_per_user": self.max_subscriptions_per_user,
                         "mask_request_errors": self.production,
                     }
                 },

@@ -37,7 +37,9 @@ pub struct Watch {
 }
 
 /// The viewer's pushes: after each event of theirs that `watch` concerns
-/// (or a lag), `push` computes the current value (`None`: nothing to send).
+/// (or a lag), `push` computes the current value (`None`: nothing to send),
+/// given when that change began (so the viewer's other subscriptions can
+/// share one computation made after it: see the dashboard's snapshots).
 /// An error of `push` is sent and the stream goes on; at the token's expiry
 /// the stream sends UNAUTHENTICATED and ends; it ends quietly when the feed
 /// closes (the service is stopping).
@@ -49,22 +51,22 @@ pub fn viewer_stream<T, F, Fut>(
 ) -> impl Stream<Item = async_graphql::Result<T>> + Send + 'static
 where
     T: Send + 'static,
-    F: FnMut() -> Fut + Send + 'static,
+    F: FnMut(Instant) -> Fut + Send + 'static,
     Fut: Future<Output = AppResult<Option<T>>> + Send,
 {
     let expiry = Instant::now() + until(viewer.expires_at);
     futures::stream::unfold(Some((events, push)), move |state| async move {
         let (mut events, mut push) = state?;
         loop {
-            tokio::select! {
+            let began = tokio::select! {
                 _ = tokio::time::sleep_until(expiry) => {
                     let expired =
                         AppError::Unauthenticated("the access token expired; subscribe again with a fresh one".into());
                     return Some((Err(expired.into()), None));
                 }
-                change = next_change(&mut events, &viewer, &watch) => change?,
-            }
-            match push().await {
+                began = next_change(&mut events, &viewer, &watch) => began?,
+            };
+            match push(began).await {
                 Ok(Some(value)) => return Some((Ok(value), Some((events, push)))),
                 Ok(None) => continue,
                 Err(err) => return Some((Err(err.into()), Some((events, push)))),
@@ -80,9 +82,9 @@ fn until(expires_at: i64) -> Duration {
 }
 
 /// Waits for the next event of the viewer's that `watch` concerns (or a
-/// lag), then gathers the rest of the burst for `watch.debounce`. `None`
-/// when the feed closed.
-async fn next_change(events: &mut broadcast::Receiver<Arc<Envelope>>, viewer: &Viewer, watch: &Watch) -> Option<()> {
+/// lag), then gathers the rest of the burst for `watch.debounce`; when the
+/// first arrived. `None` when the feed closed.
+async fn next_change(events: &mut broadcast::Receiver<Arc<Envelope>>, viewer: &Viewer, watch: &Watch) -> Option<Instant> {
     loop {
         match events.recv().await {
             Ok(event) if event.user_id == viewer.user_id && (watch.concerns)(&event) => break,
@@ -92,15 +94,16 @@ async fn next_change(events: &mut broadcast::Receiver<Arc<Envelope>>, viewer: &V
             Err(RecvError::Closed) => return None,
         }
     }
+    let began = Instant::now();
     if watch.debounce.is_zero() {
-        return Some(());
+        return Some(began);
     }
     let window = tokio::time::sleep(watch.debounce);
     tokio::pin!(window);
     loop {
         tokio::select! {
-            _ = &mut window => return Some(()),
-            more = events.recv() => if let Err(RecvError::Closed) = more { return Some(()) },
+            _ = &mut window => return Some(began),
+            more = events.recv() => if let Err(RecvError::Closed) = more { return Some(began) },
         }
     }
 }
@@ -131,7 +134,7 @@ mod tests {
         let pushes = Arc::new(AtomicU32::new(0));
         let counter = pushes.clone();
         let watch = Watch { concerns: |e| e.event_type == WATCHED, debounce: Duration::ZERO };
-        let stream = viewer_stream(viewer, events, watch, move || {
+        let stream = viewer_stream(viewer, events, watch, move |_| {
             let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
             async move { AppResult::Ok(Some(n)) }
         });
@@ -160,7 +163,7 @@ mod tests {
         let viewer = Viewer { user_id: Uuid::now_v7(), expires_at: i64::MAX };
         let (sender, events) = broadcast::channel::<Arc<Envelope>>(4);
         let watch = Watch { concerns: |_| true, debounce: Duration::from_millis(10) };
-        let stream = viewer_stream(viewer, events, watch, || async { AppResult::Ok(Some(())) });
+        let stream = viewer_stream(viewer, events, watch, |_| async { AppResult::Ok(Some(())) });
         drop(sender);
         let items: Vec<_> = tokio::time::timeout(Duration::from_secs(5), stream.collect::<Vec<_>>()).await.unwrap();
         assert!(items.is_empty());

@@ -138,25 +138,22 @@ fn json_to_contract(error: &mut Value, stage: Stage) {
     metrics::client_error(error["extensions"]["code"].as_str().unwrap_or("INTERNAL"));
 }
 
-/// A graphql-transport-ws message from Hive with its errors rewritten;
-/// `None` when it carries no error (and is passed on untouched).
-pub fn rewrite_message(text: &[u8]) -> Option<String> {
-    // Cheap pre-check: pushes without errors are the common case.
-    if !text.windows(7).any(|w| w == b"\"error\"" || w == b"\"errors") {
-        return None;
-    }
-    let mut message: Value = serde_json::from_slice(text).ok()?;
+/// A graphql-transport-ws message from Hive, its errors (if any) rewritten.
+pub fn rewrite_message(message: &mut Value) {
     match message["type"].as_str() {
         // `error`: the operation was refused before it ran.
         Some("error") => {
-            message["payload"].as_array_mut()?.iter_mut().for_each(|e| json_to_contract(e, Stage::Pipeline))
+            if let Some(errors) = message["payload"].as_array_mut() {
+                errors.iter_mut().for_each(|e| json_to_contract(e, Stage::Pipeline));
+            }
         }
         Some("next") => {
-            message["payload"]["errors"].as_array_mut()?.iter_mut().for_each(|e| json_to_contract(e, Stage::Execution))
+            if let Some(errors) = message["payload"]["errors"].as_array_mut() {
+                errors.iter_mut().for_each(|e| json_to_contract(e, Stage::Execution));
+            }
         }
-        _ => return None,
+        _ => {}
     }
-    Some(message.to_string())
 }
 
 #[cfg(test)]
@@ -206,16 +203,20 @@ mod tests {
 
     #[test]
     fn websocket_messages_are_rewritten_only_when_they_carry_errors() {
-        assert_eq!(rewrite_message(br#"{"id":"1","type":"next","payload":{"data":{"a":1}}}"#), None);
-        let refused = rewrite_message(
-            br#"{"id":"1","type":"error","payload":[{"message":"Validation errors","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}"#,
-        )
-        .expect("rewritten");
+        let rewritten = |text: &str| {
+            let mut message: Value = serde_json::from_str(text).unwrap();
+            rewrite_message(&mut message);
+            message.to_string()
+        };
+        let push = r#"{"id":"1","payload":{"data":{"a":1}},"type":"next"}"#;
+        assert_eq!(rewritten(push), push);
+        let refused = rewritten(
+            r#"{"id":"1","type":"error","payload":[{"message":"Validation errors","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}"#,
+        );
         assert!(refused.contains("BAD_USER_INPUT") && !refused.contains("GRAPHQL_"), "{refused}");
-        let failed = rewrite_message(
-            br#"{"id":"1","type":"next","payload":{"data":null,"errors":[{"message":"connect 10.0.0.7","extensions":{"code":"SUBREQUEST_HTTP_ERROR"}}]}}"#,
-        )
-        .expect("rewritten");
+        let failed = rewritten(
+            r#"{"id":"1","type":"next","payload":{"data":null,"errors":[{"message":"connect 10.0.0.7","extensions":{"code":"SUBREQUEST_HTTP_ERROR"}}]}}"#,
+        );
         assert!(failed.contains(MASKED_MESSAGE) && !failed.contains("10.0.0.7"), "{failed}");
     }
 }

@@ -8,7 +8,8 @@
 //! 2. Rate limit: one token bucket per verified subject, else per client
 //!    address; over it, 429 with `Retry-After` and RATE_LIMITED.
 //! 3. WebSocket upgrades are taken over by `ws_gate`, which applies the same
-//!    identity and the same buckets to every message.
+//!    identity and the same buckets to every message, and bounds
+//!    subscriptions in all and per user.
 //! 4. Before Hive parses anything: bodies and documents nested deeper than
 //!    a legitimate request are refused (a deep one overflows a worker's
 //!    stack), and so is more than one credential mutation per request
@@ -36,7 +37,7 @@ use serde::Deserialize;
 
 use super::document::{self, MAX_JSON_NESTING, MAX_NESTING};
 use super::rate_limit::{RateLimitConfig, RateLimiter};
-use super::ws_gate::{ConnectionSlots, RELAY_HEADER, WsGate};
+use super::ws_gate::{RELAY_HEADER, SubscriptionBudget, WsGate};
 use super::{error_body, errors, graphql_error, metrics};
 use crate::identity::{Caller, Identity};
 
@@ -48,6 +49,9 @@ pub struct GateConfig {
     pub jwks_url: String,
     /// WebSocket client connections held open at once.
     pub max_websockets: usize,
+    /// Operations (subscriptions) open at once over WebSockets, in all and per user.
+    pub max_subscriptions: usize,
+    pub max_subscriptions_per_user: usize,
     /// Production mode: messages of requests refused before execution are masked.
     #[serde(default)]
     pub mask_request_errors: bool,
@@ -94,13 +98,13 @@ impl RouterPlugin for GatePlugin {
         };
         let identity = Identity::start(config.jwks_url.clone());
         let limiter = Arc::new(RateLimiter::new(config.rate_limit.clone()));
-        let websockets = Arc::new(WsGate {
-            upstream_url: format!("ws://{host}:{}{graphql_path}", router.port()),
-            secret: uuid::Uuid::new_v4().simple().to_string(),
-            identity: identity.clone(),
-            limiter: limiter.clone(),
-            slots: ConnectionSlots::new(config.max_websockets),
-        });
+        let websockets = Arc::new(WsGate::new(
+            format!("ws://{host}:{}{graphql_path}", router.port()),
+            identity.clone(),
+            limiter.clone(),
+            config.max_websockets,
+            SubscriptionBudget::new(config.max_subscriptions, config.max_subscriptions_per_user),
+        ));
         Ok(Some(Self { graphql_path, identity, limiter, websockets }))
     }
 
@@ -121,10 +125,7 @@ impl RouterPlugin for GatePlugin {
                 if self.websockets.is_relay(headers.get(RELAY_HEADER).and_then(|v| v.to_str().ok())) {
                     return payload.proceed();
                 }
-                // Connecting is charged to the address; messages to the caller.
-                if let Err(retry_after) = self.limiter.try_acquire(&address_key, Instant::now()) {
-                    return payload.end_with_response(too_many(retry_after, "websocket_connect"));
-                }
+                // Connecting is charged at connection_init, to the subject it names.
                 let OnHttpRequestHookPayload { router_http_request, context, request_context } = payload;
                 let (router_http_request, response) = self.websockets.accept(router_http_request, address_key).await;
                 let payload = OnHttpRequestHookPayload { router_http_request, context, request_context };

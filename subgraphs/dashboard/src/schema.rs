@@ -2,6 +2,8 @@
 //! `Subscription.dashboardUpdated`. It returns references to applications
 //! and interviews; the router completes them from their own subgraphs.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use async_graphql::{Context, EmptyMutation, ID, Object, Result, Schema, SchemaBuilder, Subscription};
@@ -10,7 +12,10 @@ use jobtracker_kit::events::Fanout;
 use jobtracker_kit::graphql::{BearerToken, require_viewer};
 use jobtracker_kit::references::{Application, Interview};
 use jobtracker_kit::subscription::{Watch, viewer_stream};
-use jobtracker_kit::{AppError, Viewer};
+use jobtracker_kit::{AppError, AppResult, Viewer};
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+use uuid::Uuid;
 
 use crate::upstream::Upstream;
 
@@ -20,9 +25,56 @@ pub type DashboardSchema = Schema<Query, EmptyMutation, SubscriptionRoot>;
 pub const DEBOUNCE: Duration = Duration::from_millis(100);
 const MAX_LIMIT: i32 = 50;
 
-/// The viewer's dashboard; each field is computed when asked for.
+/// The viewer's dashboard; each field is computed when asked for (in a
+/// push, once per snapshot).
 pub struct Dashboard {
     token: String,
+    snapshot: Option<Arc<Snapshot>>,
+}
+
+/// One push's worth of a user's dashboard, shared by all of the user's
+/// subscriptions (tabs) pushing after the same change: each field (per
+/// limit) is fetched once, by whichever tab asks first, the others await it.
+#[derive(Default)]
+pub struct Snapshot {
+    in_progress: OnceCell<i64>,
+    recent: Mutex<HashMap<i32, Arc<OnceCell<Vec<String>>>>>,
+    upcoming: Mutex<HashMap<i32, Arc<OnceCell<Vec<String>>>>>,
+}
+
+/// Each user's newest snapshot and when it was taken; a push reuses it if
+/// it was taken after the change the push is for began.
+#[derive(Default)]
+pub struct Snapshots {
+    newest: Mutex<HashMap<Uuid, (Instant, Weak<Snapshot>)>>,
+}
+
+impl Snapshots {
+    pub fn after(&self, user: Uuid, began: Instant) -> Arc<Snapshot> {
+        let mut newest = self.newest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(snapshot) = newest.get(&user).filter(|(taken, _)| *taken >= began).and_then(|(_, s)| s.upgrade()) {
+            return snapshot;
+        }
+        // Snapshots nobody holds any more are dropped as others are taken.
+        if newest.len() >= 64 && newest.len().is_power_of_two() {
+            newest.retain(|_, (_, snapshot)| snapshot.strong_count() > 0);
+        }
+        let snapshot = Arc::new(Snapshot::default());
+        newest.insert(user, (Instant::now(), Arc::downgrade(&snapshot)));
+        snapshot
+    }
+}
+
+/// `compute`d once per snapshot (and per `limit` where `cells` has one).
+async fn shared<T: Clone, F: Future<Output = AppResult<T>>>(cell: Option<&OnceCell<T>>, compute: F) -> AppResult<T> {
+    match cell {
+        Some(cell) => cell.get_or_try_init(|| compute).await.cloned(),
+        None => compute.await,
+    }
+}
+
+fn cell_for(cells: &Mutex<HashMap<i32, Arc<OnceCell<Vec<String>>>>>, limit: i32) -> Arc<OnceCell<Vec<String>>> {
+    cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(limit).or_default().clone()
 }
 
 fn limit(value: Option<i32>) -> Result<i32, AppError> {
@@ -36,7 +88,9 @@ fn limit(value: Option<i32>) -> Result<i32, AppError> {
 impl Dashboard {
     /// Applications in APPLIED, INTERVIEW or OFFER.
     async fn in_progress_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        Ok(ctx.data_unchecked::<Upstream>().in_progress_count(&self.token).await? as i32)
+        let upstream = ctx.data_unchecked::<Upstream>();
+        let cell = self.snapshot.as_ref().map(|s| &s.in_progress);
+        Ok(shared(cell, upstream.in_progress_count(&self.token)).await? as i32)
     }
 
     /// Not cancelled, from now on, soonest first.
@@ -45,10 +99,10 @@ impl Dashboard {
         ctx: &Context<'_>,
         #[graphql(default_with = "Some(5)")] limit: Option<i32>,
     ) -> Result<Vec<Interview>> {
-        let ids = ctx
-            .data_unchecked::<Upstream>()
-            .upcoming_interviews(&self.token, self::limit(limit)?, jobtracker_kit::db::now())
-            .await?;
+        let (upstream, limit) = (ctx.data_unchecked::<Upstream>(), self::limit(limit)?);
+        let cell = self.snapshot.as_ref().map(|s| cell_for(&s.upcoming, limit));
+        let fetch = upstream.upcoming_interviews(&self.token, limit, jobtracker_kit::db::now());
+        let ids = shared(cell.as_deref(), fetch).await?;
         Ok(ids.into_iter().map(|id| Interview { id: ID(id) }).collect())
     }
 
@@ -58,7 +112,9 @@ impl Dashboard {
         ctx: &Context<'_>,
         #[graphql(default_with = "Some(5)")] limit: Option<i32>,
     ) -> Result<Vec<Application>> {
-        let ids = ctx.data_unchecked::<Upstream>().recent_applications(&self.token, self::limit(limit)?).await?;
+        let (upstream, limit) = (ctx.data_unchecked::<Upstream>(), self::limit(limit)?);
+        let cell = self.snapshot.as_ref().map(|s| cell_for(&s.recent, limit));
+        let ids = shared(cell.as_deref(), upstream.recent_applications(&self.token, limit)).await?;
         Ok(ids.into_iter().map(|id| Application { id: ID(id) }).collect())
     }
 }
@@ -66,7 +122,7 @@ impl Dashboard {
 fn dashboard(ctx: &Context<'_>) -> Result<(Viewer, Dashboard), AppError> {
     let viewer = require_viewer(ctx)?;
     let token = ctx.data_opt::<BearerToken>().map(|t| t.0.clone()).ok_or_else(AppError::unauthenticated)?;
-    Ok((viewer, Dashboard { token }))
+    Ok((viewer, Dashboard { token, snapshot: None }))
 }
 
 pub struct Query;
@@ -89,18 +145,21 @@ impl SubscriptionRoot {
     async fn dashboard_updated(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Result<Dashboard>> + use<>> {
         let (viewer, _) = dashboard(ctx)?;
         let token = ctx.data_unchecked::<BearerToken>().0.clone();
-        let events = ctx.data_unchecked::<Fanout>().subscribe();
+        let events = ctx.data_unchecked::<Fanout>().subscribe(viewer.user_id);
+        let snapshots = ctx.data_unchecked::<Arc<Snapshots>>().clone();
         // The fanout is bound to application and interview events only.
         let watch = Watch { concerns: |_| true, debounce: DEBOUNCE };
-        Ok(viewer_stream(viewer, events, watch, move || {
+        Ok(viewer_stream(viewer, events, watch, move |began| {
+            let snapshot = Some(snapshots.after(viewer.user_id, began));
             let token = token.clone();
-            async move { Ok(Some(Dashboard { token })) }
+            async move { Ok(Some(Dashboard { token, snapshot })) }
         }))
     }
 }
 
 pub fn schema_builder() -> SchemaBuilder<Query, EmptyMutation, SubscriptionRoot> {
     Schema::build(Query, EmptyMutation, SubscriptionRoot)
+        .data(Arc::new(Snapshots::default()))
         .enable_federation()
         .enable_subscription_in_federation()
         .extension(async_graphql::extensions::Tracing)

@@ -147,12 +147,12 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = Result<Notification>> + use<>> {
         let viewer = require_viewer(ctx)?;
-        let events = ctx.data_unchecked::<Fanout>().subscribe();
+        let events = ctx.data_unchecked::<Fanout>().subscribe(viewer.user_id);
         let store = ctx.data_unchecked::<Store>().clone();
         let watch = Watch { concerns: |event| event.event_type == NOTIFICATION_CREATED, debounce: Duration::ZERO };
         // Pushes each notification once, oldest first, from the moment of subscribing.
         let seen = Arc::new(Mutex::new(NotificationCursor { at: jobtracker_kit::db::now(), id: Uuid::max() }));
-        Ok(viewer_stream(viewer, events, watch, move || {
+        Ok(viewer_stream(viewer, events, watch, move |_| {
             let (store, seen) = (store.clone(), seen.clone());
             async move {
                 let after = seen.lock().map_err(|_| AppError::internal(anyhow::anyhow!("poisoned cursor")))?.clone();

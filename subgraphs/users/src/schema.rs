@@ -205,10 +205,10 @@ impl SubscriptionRoot {
     /// UNAUTHENTICATED when the access token expires.
     async fn profile_updated(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Result<User>> + use<>> {
         let viewer = require_viewer(ctx)?;
-        let events = ctx.data_unchecked::<Fanout>().subscribe();
+        let events = ctx.data_unchecked::<Fanout>().subscribe(viewer.user_id);
         let store = ctx.data_unchecked::<Store>().clone();
         let watch = Watch { concerns: |event| event.event_type == USER_UPDATED, debounce: Duration::ZERO };
-        Ok(viewer_stream(viewer, events, watch, move || {
+        Ok(viewer_stream(viewer, events, watch, move |_| {
             let store = store.clone();
             async move { Ok(store.get(viewer.user_id).await?.map(User::from)) }
         }))

@@ -339,8 +339,9 @@ async fn every_replicas_fanout_sees_every_event() {
     for replica in &replicas {
         replica.ready().await;
     }
-    let mut receivers: Vec<_> = replicas.iter().map(|r| r.subscribe()).collect();
     let user = Uuid::now_v7();
+    let mut receivers: Vec<_> = replicas.iter().map(|r| r.subscribe(user)).collect();
+    let mut someone_else = replicas[0].subscribe(Uuid::now_v7());
     let event = Envelope::new(COUNTED, user, user, 1, &serde_json::json!({}));
     harness.publish_raw(COUNTED, &serde_json::to_vec(&event).unwrap()).await;
 
@@ -351,5 +352,7 @@ async fn every_replicas_fanout_sees_every_event() {
             .unwrap();
         assert_eq!(received.id, event.id);
     }
+    // Only the event's user's subscribers are woken.
+    assert!(someone_else.try_recv().is_err(), "another user's subscriber got it");
     token.cancel();
 }
