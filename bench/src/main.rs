@@ -10,9 +10,11 @@
 //! - `contacts`: `contacts(search:)` at many contacts against the same SQL;
 //! - `files`: 10 MiB résumé PUT/GET through their URLs against curl straight
 //!   to the S3 server;
-//! - `reminders`: 10 000 reminders due at once, one replica against two.
+//! - `reminders`: 10 000 reminders due at once, one replica against two;
+//! - `crowd`: thousands of live tabs on one router, each push timed.
 
 mod contacts;
+mod crowd;
 mod files;
 mod lists;
 mod push;
@@ -96,6 +98,8 @@ enum Command {
     SearchSeed(search::SeedTargets),
     /// Search latency through the router, the subgraph and the backend, and freshness.
     Search(search::MeasureTargets),
+    /// Thousands of subscribed tabs on one router; each one's push timed.
+    Crowd(crowd::Crowd),
     PushLatency {
         #[command(flatten)]
         login: Login,
@@ -225,6 +229,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Analytics { login, database_url, requests } => lists::analytics(&login, &database_url, requests).await,
         Command::SearchSeed(targets) => search::seed(&targets).await,
         Command::Search(targets) => search::run(&targets).await,
+        Command::Crowd(crowd) => crowd::run(crowd).await,
         Command::PushLatency { login, rate, seconds } => push::latency(&login, rate, seconds).await,
         Command::Contacts { target, contacts } => contacts::search(&target, contacts).await,
         Command::Reminders { login, database_url, count, label } => {

@@ -34,6 +34,9 @@ pub struct RouterSettings {
     /// Operations open over WebSockets at once, in all and per user.
     pub max_subscriptions: usize,
     pub max_subscriptions_per_user: usize,
+    /// How long an idle subgraph connection (HTTP or a WebSocket with no
+    /// operation left) is kept for reuse.
+    pub subgraph_idle_secs: u64,
     pub workers: Option<usize>,
     /// How long in-flight requests get to finish on SIGTERM.
     pub shutdown_timeout_secs: u64,
@@ -109,6 +112,7 @@ impl RouterSettings {
             max_long_lived_clients: env_parse("ROUTER_MAX_LONG_LIVED_CLIENTS", 15_000)?,
             max_subscriptions: env_parse("ROUTER_MAX_SUBSCRIPTIONS", 30_000)?,
             max_subscriptions_per_user: env_parse("ROUTER_MAX_SUBSCRIPTIONS_PER_USER", 50)?,
+            subgraph_idle_secs: env_parse("ROUTER_SUBGRAPH_IDLE_SECS", 50)?,
             workers: env("ROUTER_WORKERS").map(|w| w.parse()).transpose().context("ROUTER_WORKERS")?,
             shutdown_timeout_secs: env_parse("ROUTER_SHUTDOWN_TIMEOUT_SECS", 10)?,
             dedupe: env_parse("ROUTER_DEDUPE", true)?,
@@ -221,7 +225,7 @@ impl RouterSettings {
                 "max_request_body_size": format!("{}B", self.max_request_body_bytes),
             },
             "traffic_shaping": {
-                "all": { "dedupe_enabled": self.dedupe },
+                "all": { "dedupe_enabled": self.dedupe, "pool_idle_timeout": format!("{}s", self.subgraph_idle_secs) },
                 "router": { "max_long_lived_clients": self.max_long_lived_clients },
             },
             // Only each operation's headers count: the gate's upstream

@@ -15,6 +15,7 @@ mod files;
 mod gate;
 mod helpers;
 mod journey;
+mod live;
 mod load;
 mod notifications;
 mod observability;

@@ -84,7 +84,11 @@ fn until(expires_at: i64) -> Duration {
 /// Waits for the next event of the viewer's that `watch` concerns (or a
 /// lag), then gathers the rest of the burst for `watch.debounce`; when the
 /// first arrived. `None` when the feed closed.
-async fn next_change(events: &mut broadcast::Receiver<Arc<Envelope>>, viewer: &Viewer, watch: &Watch) -> Option<Instant> {
+async fn next_change(
+    events: &mut broadcast::Receiver<Arc<Envelope>>,
+    viewer: &Viewer,
+    watch: &Watch,
+) -> Option<Instant> {
     loop {
         match events.recv().await {
             Ok(event) if event.user_id == viewer.user_id && (watch.concerns)(&event) => break,

@@ -142,13 +142,15 @@ fn json_to_contract(error: &mut Value, stage: Stage) {
 pub fn rewrite_message(message: &mut Value) {
     match message["type"].as_str() {
         // `error`: the operation was refused before it ran.
+        // (`get_mut`, not indexing: indexing a missing key would add it.)
         Some("error") => {
-            if let Some(errors) = message["payload"].as_array_mut() {
+            if let Some(errors) = message.get_mut("payload").and_then(Value::as_array_mut) {
                 errors.iter_mut().for_each(|e| json_to_contract(e, Stage::Pipeline));
             }
         }
         Some("next") => {
-            if let Some(errors) = message["payload"]["errors"].as_array_mut() {
+            let errors = message.get_mut("payload").and_then(|p| p.get_mut("errors")).and_then(Value::as_array_mut);
+            if let Some(errors) = errors {
                 errors.iter_mut().for_each(|e| json_to_contract(e, Stage::Execution));
             }
         }

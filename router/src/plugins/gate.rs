@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use hive_router::http::StatusCode;
 use hive_router::ntex::http::Response;
+use hive_router::ntex::http::body::{Body, BodySize, MessageBody, ResponseBody};
 use hive_router::ntex::http::header::{HeaderName, HeaderValue};
 use hive_router::plugins::hooks::on_execute::{OnExecuteStartHookPayload, OnExecuteStartHookResult};
 use hive_router::plugins::hooks::on_graphql_error::{OnGraphQLErrorHookPayload, OnGraphQLErrorHookResult};
@@ -37,7 +38,7 @@ use serde::Deserialize;
 
 use super::document::{self, MAX_JSON_NESTING, MAX_NESTING};
 use super::rate_limit::{RateLimitConfig, RateLimiter};
-use super::ws_gate::{RELAY_HEADER, SubscriptionBudget, WsGate};
+use super::ws_gate::{OverBudget, RELAY_HEADER, SubscriptionBudget, SubscriptionSlot, WsGate};
 use super::{error_body, errors, graphql_error, metrics};
 use crate::identity::{Caller, Identity};
 
@@ -141,11 +142,34 @@ impl RouterPlugin for GatePlugin {
             if let Err(retry_after) = self.limiter.try_acquire(&key, Instant::now()) {
                 return payload.end_with_response(too_many(retry_after, "http"));
             }
+            // A stream (SSE, multipart) holds a subscription slot of the
+            // caller's until its body ends.
+            let mut stream_slot = None;
+            if accepts_stream(headers) && matches!(caller, Caller::Anonymous | Caller::User(_)) {
+                match self.websockets.budget.reserve(&key) {
+                    Ok(slot) => stream_slot = Some(slot),
+                    Err(over) => {
+                        let message = over.message();
+                        let response = refusal(
+                            StatusCode::TOO_MANY_REQUESTS,
+                            &message,
+                            "RATE_LIMITED",
+                            Some(OverBudget::RETRY_AFTER),
+                        );
+                        return payload.end_with_response(response);
+                    }
+                }
+            }
             match caller {
                 // The client learns the trace id of its request (support can find its log lines).
                 Caller::Anonymous | Caller::User(_) => payload.on_end(move |mut end| {
                     if let Ok(value) = HeaderValue::from_str(&trace.header()) {
                         end.response.headers_mut().insert(HeaderName::from_static(trace::HEADER), value);
+                    }
+                    if let Some(slot) = stream_slot {
+                        end.response = end.response.map_body(|_, body| {
+                            ResponseBody::Other(Body::from_message(HoldingSlot { body, _slot: slot }))
+                        });
                     }
                     end.proceed()
                 }),
@@ -226,6 +250,34 @@ fn continue_trace(
     }
     tracing::debug!(trace_id = %context.trace_id, path = request.path(), "request");
     context
+}
+
+/// A streamed response's body, holding the stream's subscription slot
+/// until the body ends or the client goes.
+struct HoldingSlot {
+    body: ResponseBody<Body>,
+    _slot: SubscriptionSlot,
+}
+
+impl MessageBody for HoldingSlot {
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next_chunk(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hive_router::ntex::util::Bytes, std::rc::Rc<dyn std::error::Error>>>> {
+        self.body.poll_next_chunk(cx)
+    }
+}
+
+/// Whether the client asks for a stream (GraphQL over SSE or multipart).
+fn accepts_stream(headers: &hive_router::ntex::http::HeaderMap) -> bool {
+    headers.get_all("accept").filter_map(|v| v.to_str().ok()).any(|accept| {
+        let accept = accept.to_ascii_lowercase();
+        accept.contains("text/event-stream") || accept.contains("multipart/mixed")
+    })
 }
 
 /// Probes answer without a token bucket (orchestrators poll them).

@@ -167,16 +167,20 @@ impl SubscriptionBudget {
 }
 
 impl OverBudget {
-    /// The `error` a client gets for it, as a GraphQL error.
-    pub fn graphql_error(&self) -> Value {
-        let message = match self {
-            Self::Router(limit) => {
-                format!("the router holds its maximum of {limit} subscriptions; retry later")
-            }
-            Self::User(limit) => format!("at most {limit} subscriptions per user are open at once; complete one first"),
-        };
+    /// Seconds a client is asked to wait before trying again.
+    pub const RETRY_AFTER: u64 = 5;
+
+    pub fn message(&self) -> String {
         metrics::rate_limited("subscription_budget");
-        json!({ "message": message, "extensions": { "code": "RATE_LIMITED", "retryAfter": 5 } })
+        match self {
+            Self::Router(limit) => format!("the router holds its maximum of {limit} subscriptions; retry later"),
+            Self::User(limit) => format!("at most {limit} subscriptions per user are open at once; complete one first"),
+        }
+    }
+
+    /// The `error` a WebSocket client gets for it, as a GraphQL error.
+    fn graphql_error(&self) -> Value {
+        json!({ "message": self.message(), "extensions": { "code": "RATE_LIMITED", "retryAfter": Self::RETRY_AFTER } })
     }
 }
 
@@ -491,7 +495,9 @@ impl Connection {
                         State::Open(session) => session.operations.remove(&id),
                         _ => None,
                     };
-                    operation.map(Operation::complete);
+                    if let Some(operation) = operation {
+                        operation.complete();
+                    }
                     None
                 }
                 Verdict::Answer(message) => Some(message),

@@ -1,0 +1,228 @@
+//! A crowd of live tabs: `users` users with `tabs` WebSocket connections
+//! each (subscriptions `dashboardUpdated`, `profileUpdated`,
+//! `notificationReceived` in turn), arriving at `connects_per_second`; then
+//! every user changes their profile and an application, and each tab's push
+//! is timed from the acknowledgement of the mutation it follows. Prints what
+//! was accepted and pushed, the latency percentiles, and the memory and CPU
+//! of the processes named by `--pid name=pid`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use crate::{Sample, graphql, http};
+
+#[derive(clap::Args)]
+pub struct Crowd {
+    /// The router's /graphql.
+    #[arg(long)]
+    pub router: String,
+    #[arg(long, default_value_t = 1000)]
+    pub users: usize,
+    #[arg(long, default_value_t = 10)]
+    pub tabs: usize,
+    #[arg(long, default_value_t = 200)]
+    pub connects_per_second: u32,
+    /// Users changing things per second once everyone is connected.
+    #[arg(long, default_value_t = 100)]
+    pub mutations_per_second: u32,
+    /// Processes to measure, `name=pid` (the router, the subscribing subgraphs).
+    #[arg(long = "pid")]
+    pub pids: Vec<String>,
+}
+
+const SUBSCRIPTIONS: [&str; 3] = [
+    "subscription { dashboardUpdated { recentApplications(limit: 1) { company } } }",
+    "subscription { profileUpdated { headline } }",
+    "subscription { notificationReceived { kind body } }",
+];
+
+/// What one tab saw: when it was acknowledged, and its pushes (time, text).
+#[derive(Default)]
+struct Tab {
+    acknowledged: bool,
+    pushes: Vec<(Instant, String)>,
+}
+
+/// RSS (KiB) and CPU ticks (user + system) of a process.
+fn usage(pid: &str) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some((rss, ticks))
+}
+
+async fn register(http: &reqwest::Client, router: &str, index: usize, run: &str) -> anyhow::Result<String> {
+    let query = "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }";
+    let input = json!({ "email": format!("crowd-{run}-{index}@example.com"), "password": "correct horse battery", "fullName": format!("Crowd {index}") });
+    loop {
+        let body: Value = http
+            .post(router)
+            .json(&json!({ "query": query, "variables": { "i": input } }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if let Some(token) = body["data"]["register"]["accessToken"].as_str() {
+            return Ok(token.to_string());
+        }
+        // The anonymous bucket of this one address: wait and try again.
+        anyhow::ensure!(body["errors"][0]["extensions"]["code"] == "RATE_LIMITED", "register: {body}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// One tab: connects, subscribes, and records what arrives until `stop`.
+async fn tab(url: String, token: String, query: &'static str, seen: Arc<Mutex<Tab>>) -> anyhow::Result<()> {
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
+    let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+    let (mut sink, mut stream) = ws.split();
+    let text = |value: Value| Message::Text(value.to_string().into());
+    sink.send(text(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } })))
+        .await?;
+    while let Some(Ok(message)) = stream.next().await {
+        let Message::Text(body) = message else { continue };
+        let value: Value = serde_json::from_str(&body).unwrap_or_default();
+        match value["type"].as_str() {
+            Some("connection_ack") => {
+                seen.lock().await.acknowledged = true;
+                sink.send(text(json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }))).await?;
+            }
+            Some("next") => seen.lock().await.pushes.push((Instant::now(), value["payload"].to_string())),
+            Some("ping") => sink.send(text(json!({ "type": "pong" }))).await?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+pub async fn run(crowd: Crowd) -> anyhow::Result<()> {
+    let http = http();
+    let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let started = Instant::now();
+    let tokens: Vec<String> = futures::stream::iter(0..crowd.users)
+        .map(|index| register(&http, &crowd.router, index, &run))
+        .buffered(8)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    println!("{} users registered in {:.1} s", tokens.len(), started.elapsed().as_secs_f64());
+    let before: HashMap<String, (u64, u64)> = measured(&crowd.pids);
+
+    let ws_url = crowd.router.replacen("http://", "ws://", 1);
+    let interval = Duration::from_secs_f64(1.0 / f64::from(crowd.connects_per_second.max(1)));
+    let mut ticker = tokio::time::interval(interval);
+    let mut tabs = Vec::new();
+    let connecting = Instant::now();
+    for tab_index in 0..crowd.tabs {
+        for (user, token) in tokens.iter().enumerate() {
+            ticker.tick().await;
+            let seen = Arc::new(Mutex::new(Tab::default()));
+            let query = SUBSCRIPTIONS[tab_index % 3];
+            tokio::spawn(tab(ws_url.clone(), token.clone(), query, seen.clone()));
+            tabs.push((user, tab_index, seen));
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut accepted = 0;
+    for (_, _, seen) in &tabs {
+        accepted += usize::from(seen.lock().await.acknowledged);
+    }
+    println!(
+        "{accepted} of {} tabs acknowledged ({:.1} s at {}/s)",
+        tabs.len(),
+        connecting.elapsed().as_secs_f64(),
+        crowd.connects_per_second
+    );
+    let held: HashMap<String, (u64, u64)> = measured(&crowd.pids);
+
+    // Each user: profile, then an application created and moved on.
+    let mut acknowledged: Vec<[Option<Instant>; 3]> = vec![[None; 3]; crowd.users];
+    let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(crowd.mutations_per_second.max(1))));
+    let mut changes = Vec::new();
+    for (user, token) in tokens.iter().enumerate() {
+        pace.tick().await;
+        let (http, router, token) = (http.clone(), crowd.router.clone(), token.clone());
+        changes.push(tokio::spawn(async move {
+            let mut at = [None; 3];
+            let headline = "mutation($h: String!) { updateProfile(input: { headline: $h }) { id } }";
+            graphql(&http, &router, &token, headline, json!({ "h": format!("Headline {user}") })).await.ok()?;
+            at[1] = Some(Instant::now());
+            let create = "mutation($c: String!) { createApplication(input: { company: $c, position: \"Engineer\", status: APPLIED }) { id } }";
+            let created = graphql(&http, &router, &token, create, json!({ "c": format!("Company {user}") })).await.ok()?;
+            at[0] = Some(Instant::now());
+            let change = "mutation($id: ID!) { changeApplicationStatus(id: $id, status: INTERVIEW) { id } }";
+            graphql(&http, &router, &token, change, json!({ "id": created["createApplication"]["id"] })).await.ok()?;
+            at[2] = Some(Instant::now());
+            Some(at)
+        }));
+    }
+    for (user, change) in changes.into_iter().enumerate() {
+        if let Ok(Some(at)) = change.await {
+            acknowledged[user] = at;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after: HashMap<String, (u64, u64)> = measured(&crowd.pids);
+
+    let (mut pushed, mut lost, mut foreign) = (0, 0, 0);
+    let mut latency = Sample { name: "mutation acknowledged → push received".into(), millis: Vec::new() };
+    for (user, tab_index, seen) in &tabs {
+        let seen = seen.lock().await;
+        if !seen.acknowledged {
+            continue;
+        }
+        let Some(since) = acknowledged[*user][tab_index % 3] else { continue };
+        let own = [format!("Company {user}\""), format!("Headline {user}\""), format!("Company {user} ")];
+        let theirs = |text: &str| {
+            !own.iter().any(|m| text.contains(m.as_str())) && (text.contains("Company ") || text.contains("Headline "))
+        };
+        foreign += seen.pushes.iter().filter(|(_, text)| theirs(text)).count();
+        match seen.pushes.iter().find(|(at, text)| *at >= since && own.iter().any(|m| text.contains(m.as_str()))) {
+            Some((at, _)) => {
+                pushed += 1;
+                latency.millis.push(at.duration_since(since).as_secs_f64() * 1000.0);
+            }
+            None => lost += 1,
+        }
+    }
+    println!("{pushed} tabs got their push, {lost} did not, {foreign} pushes carried another user's data");
+    if !latency.millis.is_empty() {
+        println!(
+            "push latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            latency.percentile(0.5),
+            latency.percentile(0.99),
+            latency.percentile(1.0)
+        );
+    }
+    let ticks_per_second = 100.0;
+    for name in before.keys() {
+        let (Some(b), Some(h), Some(a)) = (before.get(name), held.get(name), after.get(name)) else { continue };
+        let per_subscription = (h.0.saturating_sub(b.0) as f64) / accepted.max(1) as f64;
+        let cpu = (a.1.saturating_sub(b.1)) as f64 / ticks_per_second;
+        println!(
+            "{name}: RSS {} → {} MiB ({per_subscription:.1} KiB per tab), CPU {cpu:.1} s over the run",
+            b.0 / 1024,
+            h.0 / 1024
+        );
+    }
+    Ok(())
+}
+
+fn measured(pids: &[String]) -> HashMap<String, (u64, u64)> {
+    pids.iter()
+        .filter_map(|entry| entry.split_once('='))
+        .filter_map(|(name, pid)| usage(pid).map(|u| (name.to_string(), u)))
+        .collect()
+}
