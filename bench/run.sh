@@ -23,7 +23,12 @@
 #  9. our router against the gateways people would pick instead, Apollo
 #     Gateway (Apollo Server 5) and Hive Gateway on Node, over the same
 #     supergraph and subgraphs: a one-subgraph query and a two-subgraph
-#     query with an entity fetch (wrk, same connections and duration).
+#     query with an entity fetch (wrk, same connections and duration);
+# 10. a crowd of live tabs on one router: CROWD (default "1000 5000 10000")
+#     tabs, 10 per user, connecting at 200/s, a third on each subscription;
+#     then every user changes their profile and an application: tabs
+#     acknowledged, pushed, lost, p50/p99 from mutation acknowledged to push
+#     received, RSS per tab and CPU of the router and subscribing subgraphs.
 # Release binaries, throwaway databases and event prefix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +40,7 @@ SEARCH_DOCUMENTS=${SEARCH_DOCUMENTS:-1000000}
 # osmem-server answers a search over 1 000 000 documents in more than 10 s
 # (an in-memory emulator, not Elasticsearch): measured at 100 000 by default.
 SEARCH_ES_DOCUMENTS=${SEARCH_ES_DOCUMENTS:-100000}
-PARTS=${PARTS:-"1 2 3 4 5 6 7 8 9"}   # which measurements to run
+PARTS=${PARTS:-"1 2 3 4 5 6 7 8 9 10"}   # which measurements to run
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 REQUESTS=${REQUESTS:-300}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -293,4 +298,15 @@ if want 8; then
 # the full size (the documents of the first run stay: SEARCH_DOCUMENTS in all).
 search_part "$SEARCH_ES_DOCUMENTS" true
 search_part $((SEARCH_DOCUMENTS - SEARCH_ES_DOCUMENTS)) false
+fi
+
+if want 10; then
+echo; echo "## 10. live tabs on one router"
+child_pid() { pgrep -P "$supervisor" -f -- "--target $1( |\$)" | head -1; }
+pids=()
+for target in router dashboard users notifications; do pids+=(--pid "$target=$(child_pid $target)"); done
+for tabs in ${CROWD:-1000 5000 10000}; do
+  echo "### $tabs tabs ($((tabs / 10)) users × 10)"
+  "$bench" crowd --router "$router" --users $((tabs / 10)) --tabs 10 --connects-per-second 200 "${pids[@]}"
+done
 fi

@@ -184,7 +184,7 @@ pub async fn drive(
                     )
                     .await;
                     let interview = ledger.interviews.get_mut(&id).unwrap();
-                    interview.cancelled = if ok.is_some() { Some(true) } else { None };
+                    interview.cancelled = ok.map(|_| true);
                 } else {
                     mutate(
                         &user.gql,
@@ -204,7 +204,7 @@ pub async fn drive(
                     &mut ledger,
                 )
                 .await;
-                ledger.interviews.get_mut(&id).unwrap().deleted = if ok.is_some() { Some(true) } else { None };
+                ledger.interviews.get_mut(&id).unwrap().deleted = ok.map(|_| true);
             }
             9 if !live.is_empty() => {
                 let id = live[dice.roll(live.len())].clone();
@@ -215,7 +215,7 @@ pub async fn drive(
                     &mut ledger,
                 )
                 .await;
-                ledger.applications.get_mut(&id).unwrap().deleted = if ok.is_some() { Some(true) } else { None };
+                ledger.applications.get_mut(&id).unwrap().deleted = ok.map(|_| true);
             }
             _ => {
                 let input = json!({ "company": format!("A{index}-{step}"), "position": "Backend Engineer", "location": LOCATIONS[dice.roll(LOCATIONS.len())] });

@@ -474,12 +474,16 @@ impl Connection {
     /// One client frame; the answer, if any, goes back to the client.
     async fn on_frame(&self, frame: Frame) -> Option<Message> {
         self.last_seen.set(Instant::now());
-        let bucket = match &*self.state.borrow() {
-            State::Open(session) => Some(session.bucket.clone()),
+        // (The borrow ends here: answering may change the state.)
+        let (bucket, initialising) = match &*self.state.borrow() {
+            State::Open(session) => (Some(session.bucket.clone()), false),
             State::Closed => return None,
-            State::Initialising => return self.during_init(frame),
-            State::AwaitingInit => None,
+            State::Initialising => (None, true),
+            State::AwaitingInit => (None, false),
         };
+        if initialising {
+            return self.during_init(frame);
+        }
         match (bucket, frame) {
             (_, Frame::Ping(bytes)) => Some(Message::Pong(bytes)),
             (None, Frame::Text(text)) => self.on_init(text).await,
