@@ -81,7 +81,7 @@ async fn register(http: &reqwest::Client, router: &str, index: usize, run: &str)
     }
 }
 
-/// One tab: connects, subscribes, and records what arrives until `stop`.
+/// One tab: connects, subscribes, and records what arrives until the socket ends.
 async fn tab(url: String, token: String, query: &'static str, seen: Arc<Mutex<Tab>>) -> anyhow::Result<()> {
     let mut request = url.into_client_request()?;
     request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));

@@ -14,7 +14,7 @@ use jobtracker_testkit::{Gql, WsClient};
 use serde_json::{Value, json};
 
 use crate::cluster::Cluster;
-use crate::helpers::{System, eventually, scrape, total};
+use crate::helpers::{System, bearer, eventually, scrape, total};
 use crate::load::{Ledger, User};
 
 fn rabbitmq(command: &str) {
@@ -153,7 +153,7 @@ async fn pushes_reach_the_replica_holding_each_subscription(cluster: &Cluster) {
     for index in 0..SUBSCRIBERS {
         let (account, _) = cluster.sign_up(&format!("Subscriber {index}")).await;
         let router = cluster.replicas[index % 2].ports[crate::cluster::ROUTER];
-        let init = json!({ "Authorization": format!("Bearer {}", account.access_token) });
+        let init = bearer(&account.access_token);
         let mut ws = WsClient::connect(&format!("ws://127.0.0.1:{router}/graphql"), init).await.expect("acknowledged");
         ws.subscribe("d", "subscription { dashboardUpdated { recentApplications(limit: 1) { company } } }").await;
         subscribers.push((account, ws));

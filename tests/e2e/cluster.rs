@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use jobtracker_testkit::{Account, Gql, TestEnv};
+use jobtracker_testkit::{Account, Gql, TestEnv, free_port};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::helpers::{binary, eventually, scrape, total};
@@ -35,10 +35,6 @@ pub struct Replica {
     pub ports: BTreeMap<&'static str, u16>,
     supervisor: std::process::Child,
     pub log: PathBuf,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn names() -> impl Iterator<Item = &'static str> {

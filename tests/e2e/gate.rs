@@ -7,14 +7,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jobtracker_testkit::{Gql, RouterOptions, RouterProcess, WsClient, ws::Refused};
+use jobtracker_testkit::{Gql, RouterProcess, WsClient, ws::Refused};
 use serde_json::{Value, json};
 
-use crate::helpers::{System, binary};
-
-fn options(env: &[(&str, &str)]) -> RouterOptions {
-    RouterOptions { env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..Default::default() }
-}
+use crate::helpers::{System, bearer, binary, options};
 
 /// A well-formed token naming `sub`, signed by nobody.
 fn forged_token(sub: &str) -> String {
@@ -23,10 +19,6 @@ fn forged_token(sub: &str) -> String {
     let claims = json!({ "sub": sub, "iss": "jobtracker", "aud": "jobtracker", "iat": 0, "exp": exp, "jti": "x" });
     let signature = URL_SAFE_NO_PAD.encode([7u8; 64]);
     format!("{header}.{}.{signature}", URL_SAFE_NO_PAD.encode(claims.to_string()))
-}
-
-fn bearer(token: &str) -> Value {
-    json!({ "Authorization": format!("Bearer {token}") })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

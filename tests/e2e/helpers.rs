@@ -2,6 +2,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use prometheus_parse::{Sample, Scrape, Value};
+use serde_json::json;
 
 use jobtracker_testkit::{Account, Gql, RouterOptions, RouterProcess, Stack};
 
@@ -38,6 +39,16 @@ impl System {
         let client = self.gql.with_token(&account.access_token);
         (account, client)
     }
+}
+
+/// A router reading `env` besides the test's own variables.
+pub fn options(env: &[(&str, &str)]) -> RouterOptions {
+    RouterOptions { env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..Default::default() }
+}
+
+/// The `connection_init` payload of a WebSocket client holding `token`.
+pub fn bearer(token: &str) -> serde_json::Value {
+    json!({ "Authorization": format!("Bearer {token}") })
 }
 
 /// A service's or the router's `/metrics`, parsed.

@@ -5,18 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use jobtracker_testkit::{Account, RouterOptions, WsClient};
+use jobtracker_testkit::WsClient;
 use serde_json::{Value, json};
 
-use crate::helpers::{System, eventually};
-
-fn bearer(account: &Account) -> Value {
-    json!({ "Authorization": format!("Bearer {}", account.access_token) })
-}
-
-fn options(vars: &[(&str, &str)]) -> RouterOptions {
-    RouterOptions { env: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..Default::default() }
-}
+use crate::helpers::{System, bearer, eventually, options};
 
 const SUBSCRIPTIONS: [&str; 3] = [
     "subscription { dashboardUpdated { recentApplications(limit: 1) { company } } }",
@@ -50,7 +42,8 @@ async fn three_hundred_tabs_share_a_few_upstream_sockets_each_get_their_own_push
     let mut tabs = Vec::new();
     for (user, (account, _)) in users.iter().enumerate() {
         for tab in 0..TABS {
-            let mut ws = WsClient::connect(&system.router.ws_url(), bearer(account)).await.expect("acknowledged");
+            let mut ws =
+                WsClient::connect(&system.router.ws_url(), bearer(&account.access_token)).await.expect("acknowledged");
             ws.subscribe("live", SUBSCRIPTIONS[tab % 3]).await;
             tabs.push((user, tab, ws));
         }
@@ -128,7 +121,7 @@ async fn subscriptions_over_the_users_or_the_routers_budget_are_refused_with_a_r
     let system = System::start_with(options(&limits)).await;
     let (ada, _) = system.sign_up("Ada Lovelace").await;
     let (grace, _) = system.sign_up("Grace Hopper").await;
-    let mut ws = WsClient::connect(&system.router.ws_url(), bearer(&ada)).await.expect("acknowledged");
+    let mut ws = WsClient::connect(&system.router.ws_url(), bearer(&ada.access_token)).await.expect("acknowledged");
     for id in ["1", "2", "3", "4"] {
         ws.subscribe(id, SUBSCRIPTIONS[1]).await;
     }
@@ -140,7 +133,8 @@ async fn subscriptions_over_the_users_or_the_routers_budget_are_refused_with_a_r
         "at most 3 subscriptions per user are open at once; complete one first"
     );
     // Another tab of Ada's is over the same budget; completing one frees it.
-    let mut other_tab = WsClient::connect(&system.router.ws_url(), bearer(&ada)).await.expect("acknowledged");
+    let mut other_tab =
+        WsClient::connect(&system.router.ws_url(), bearer(&ada.access_token)).await.expect("acknowledged");
     other_tab.subscribe("a", SUBSCRIPTIONS[1]).await;
     let refused = other_tab.next_message(Duration::from_secs(5)).await.expect("answered");
     assert_eq!(refused["type"], "error", "{refused}");
@@ -153,7 +147,8 @@ async fn subscriptions_over_the_users_or_the_routers_budget_are_refused_with_a_r
     );
 
     // Grace has her own three, but the router holds five in all.
-    let mut graces = WsClient::connect(&system.router.ws_url(), bearer(&grace)).await.expect("acknowledged");
+    let mut graces =
+        WsClient::connect(&system.router.ws_url(), bearer(&grace.access_token)).await.expect("acknowledged");
     for id in ["1", "2", "3"] {
         graces.subscribe(id, SUBSCRIPTIONS[1]).await;
     }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use jobtracker_testkit::{Gql, RouterOptions, RouterProcess, WsClient};
+use jobtracker_testkit::{Gql, RouterOptions, RouterProcess, WsClient, free_port};
 use serde_json::json;
 
 use crate::helpers::{System, binary};
@@ -22,10 +22,6 @@ fn manifest() -> PathBuf {
     let documents = json!({ "me-v1": ME, "types-v1": INTROSPECTION, "stale-v1": STALE });
     std::fs::write(&path, documents.to_string()).unwrap();
     path
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,11 +4,7 @@
 use jobtracker_testkit::{Gql, RouterOptions, RouterProcess};
 use serde_json::json;
 
-use crate::helpers::{System, binary};
-
-fn options(env: &[(&str, &str)]) -> RouterOptions {
-    RouterOptions { env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..Default::default() }
-}
+use crate::helpers::{System, binary, options};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_over_their_rate_are_refused_with_429_and_others_are_not() {

@@ -5,14 +5,10 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use jobtracker_testkit::{Account, Gql, TestEnv};
+use jobtracker_testkit::{Account, Gql, TestEnv, free_port};
 use serde_json::json;
 
 use crate::helpers::binary;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_all_serves_through_the_router_and_stops_on_ctrl_c() {

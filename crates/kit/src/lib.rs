@@ -21,6 +21,7 @@ pub mod service_token;
 pub mod social;
 pub mod stored;
 pub mod subscription;
+pub mod sync;
 pub mod telemetry;
 pub mod testing;
 pub mod trace;

@@ -14,7 +14,7 @@ pub use events::EventTap;
 pub use gql::{Account, Gql, GqlResponse};
 pub use jobtracker_kit::testing::TestEnv;
 pub use osmem::OsmemServer;
-pub use router::{RouterOptions, RouterProcess};
+pub use router::{RouterOptions, RouterProcess, free_port};
 pub use s3::S3Server;
 pub use services::{Running, Stack, spawn};
 pub use ws::WsClient;

@@ -26,7 +26,8 @@ pub fn workspace_supergraph() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/supergraph.graphql")
 }
 
-fn free_port() -> u16 {
+/// A port nothing listens on right now (for a process started next).
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
 }
 

@@ -37,6 +37,7 @@ use hive_router::ntex::util::{ByteString, Bytes};
 use hive_router::ntex::web::WebRequest;
 use hive_router::ntex::ws::{CloseCode, CloseReason, Frame, Message, WsClient, WsSink};
 use hive_router::ntex::{SharedCfg, rt, web};
+use jobtracker_kit::sync::lock;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -106,7 +107,7 @@ impl KeyedSlots {
     }
 
     fn reserve(&self, key: &str) -> Option<KeyedSlot> {
-        let mut counts = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut counts = lock(&self.counts);
         let count = counts.entry(key.to_string()).or_default();
         if *count >= self.limit {
             return None;
@@ -118,7 +119,7 @@ impl KeyedSlots {
 
 impl Drop for KeyedSlot {
     fn drop(&mut self) {
-        let mut counts = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut counts = lock(&self.counts);
         if let Some(count) = counts.get_mut(&self.key) {
             *count -= 1;
             if *count == 0 {
@@ -360,13 +361,16 @@ impl Upstream {
     /// One message from Hive, to the client whose operation it belongs to.
     async fn deliver(&self, text: &Bytes) {
         let Ok(mut message) = serde_json::from_slice::<Value>(text) else { return };
-        let kind = message["type"].as_str().unwrap_or_default().to_string();
-        if kind == "ping" {
+        let (ping, ends) = match message["type"].as_str() {
+            Some("ping") => (true, false),
+            Some("complete" | "error") => (false, true),
+            _ => (false, false),
+        };
+        if ping {
             let _ = self.sink.send(text_message(&json!({ "type": "pong" }))).await;
             return;
         }
         let Some(upstream_id) = message["id"].as_str().and_then(|id| id.parse::<u64>().ok()) else { return };
-        let ends = kind == "complete" || kind == "error";
         let route = if ends {
             self.routes.borrow_mut().remove(&upstream_id)
         } else {

@@ -12,6 +12,7 @@ use jobtracker_kit::events::Fanout;
 use jobtracker_kit::graphql::{BearerToken, require_viewer};
 use jobtracker_kit::references::{Application, Interview};
 use jobtracker_kit::subscription::{Watch, viewer_stream};
+use jobtracker_kit::sync::{lock, sweep_due};
 use jobtracker_kit::{AppError, AppResult, Viewer};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
@@ -51,12 +52,12 @@ pub struct Snapshots {
 
 impl Snapshots {
     pub fn after(&self, user: Uuid, began: Instant) -> Arc<Snapshot> {
-        let mut newest = self.newest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut newest = lock(&self.newest);
         if let Some(snapshot) = newest.get(&user).filter(|(taken, _)| *taken >= began).and_then(|(_, s)| s.upgrade()) {
             return snapshot;
         }
         // Snapshots nobody holds any more are dropped as others are taken.
-        if newest.len() >= 64 && newest.len().is_power_of_two() {
+        if sweep_due(newest.len()) {
             newest.retain(|_, (_, snapshot)| snapshot.strong_count() > 0);
         }
         let snapshot = Arc::new(Snapshot::default());
@@ -74,7 +75,7 @@ async fn shared<T: Clone, F: Future<Output = AppResult<T>>>(cell: Option<&OnceCe
 }
 
 fn cell_for(cells: &Mutex<HashMap<i32, Arc<OnceCell<Vec<String>>>>>, limit: i32) -> Arc<OnceCell<Vec<String>>> {
-    cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(limit).or_default().clone()
+    lock(cells).entry(limit).or_default().clone()
 }
 
 fn limit(value: Option<i32>) -> Result<i32, AppError> {

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::amqp::{EventBus, next_delivery};
 use super::envelope::Envelope;
 use super::topology;
+use crate::sync::{lock, sweep_due};
 
 /// Events a user's subscriptions may miss before they lag (and recompute).
 const PER_USER_CAPACITY: usize = 64;
@@ -54,7 +55,7 @@ impl Fanout {
         let mut feeds = lock(&self.feeds);
         // Users whose subscribers all left are dropped as others arrive, so
         // the map holds about as many users as have subscribers.
-        if feeds.len() >= 64 && feeds.len().is_power_of_two() {
+        if sweep_due(feeds.len()) {
             feeds.retain(|_, sender| sender.receiver_count() > 0);
         }
         feeds.entry(user).or_insert_with(|| broadcast::channel(PER_USER_CAPACITY).0).subscribe()
@@ -65,10 +66,6 @@ impl Fanout {
         let mut ready = self.ready.clone();
         let _ = ready.wait_for(|r| *r).await;
     }
-}
-
-fn lock(feeds: &Feeds) -> std::sync::MutexGuard<'_, HashMap<Uuid, broadcast::Sender<Arc<Envelope>>>> {
-    feeds.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Hands `envelope` to its user's subscribers, if any are here.
