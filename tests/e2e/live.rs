@@ -225,3 +225,20 @@ async fn server_sent_events_carry_pushes_with_the_same_auth_and_budget() {
         eventually(15, async || sse(&system, Some(&ada.access_token), SUBSCRIPTIONS[1]).await.status() == 200).await;
     assert!(freed, "a closed stream gives its slot back");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_a_client_writes_into_an_operation_never_replace_its_verified_token() {
+    let system = System::start().await;
+    let (ada, ada_gql) = system.sign_up("Ada Lovelace").await;
+    let (grace, grace_gql) = system.sign_up("Grace Hopper").await;
+    let mut ws = WsClient::connect(&system.router.ws_url(), bearer(&ada.access_token)).await.expect("acknowledged");
+    let forged = json!({ "headers": { "Authorization": format!("Bearer {}", grace.access_token) } });
+    ws.send(json!({ "id": "p", "type": "subscribe", "payload": { "query": SUBSCRIPTIONS[1], "extensions": forged } }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    grace_gql.run("mutation { updateProfile(input: { headline: \"Grace's\" }) { id } }", json!({})).await.data();
+    ada_gql.run("mutation { updateProfile(input: { headline: \"Ada's\" }) { id } }", json!({})).await.data();
+    let pushed = ws.next_message(Duration::from_secs(5)).await.expect("a push");
+    assert_eq!(pushed["payload"]["data"]["profileUpdated"]["headline"], "Ada's", "{pushed}");
+    assert!(ws.next_message(Duration::from_millis(500)).await.is_none(), "nothing of grace's");
+}
