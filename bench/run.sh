@@ -97,6 +97,34 @@ token=$(curl -s -X POST "$router" -H 'content-type: application/json' \
   -d "{\"query\":\"mutation { register(input: {email: \\\"bench-$run_id@example.com\\\", password: \\\"correct horse battery\\\", fullName: \\\"Bench User\\\"}) { accessToken } }\"}" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["register"]["accessToken"])')
 
+# The supergraph with this run's subgraph URLs, for the peer gateways.
+run_supergraph() {
+  local file; file=$(mktemp --suffix=.graphql)
+  python3 - "$file" <<'PY'
+import os, re, sys
+sdl = open("schema/supergraph.graphql").read()
+def url(match):
+    return f'{match.group(1)}"{os.environ[match.group(2).upper() + "_URL"]}/graphql"'
+sdl = re.sub(r'(@join__graph\(name: "(\w+)", url: )"[^"]+"', url, sdl)
+open(sys.argv[1], "w").write(sdl)
+PY
+  echo "$file"
+}
+wait_for_gateway() {
+  for _ in $(seq 1 120); do
+    curl -sf -o /dev/null -X POST "http://127.0.0.1:$1/graphql" -H 'content-type: application/json' -d '{"query":"{ __typename }"}' && return
+    sleep 0.5
+  done
+}
+# Hive Gateway on :4202 (bench/gateways/gateway.config.ts), its pid in hive_pid.
+start_hive_gateway() {
+  (cd bench/gateways && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  (cd bench/gateways && exec node_modules/.bin/hive-gateway supergraph "$1" --port 4202 --host 127.0.0.1) \
+    > /tmp/jobtracker-bench-hive.log 2>&1 &
+  hive_pid=$!
+  wait_for_gateway 4202
+}
+
 if want 1; then
 echo; echo "## 1. { me { id fullName } }: router vs. users subgraph"
 export GQL_TOKEN="$token" GQL_QUERY='{ me { id fullName } }'
@@ -117,27 +145,11 @@ fi
 if want 9; then
 echo; echo "## 9. our router vs. Apollo Gateway vs. Hive Gateway (same supergraph, same subgraphs)"
 (cd bench/gateways && npm install --no-audit --no-fund --loglevel=error >/dev/null)
-supergraph=$(mktemp --suffix=.graphql)
-# The supergraph with this run's subgraph URLs.
-python3 - "$supergraph" <<'PY'
-import os, re, sys
-sdl = open("schema/supergraph.graphql").read()
-def url(match):
-    return f'{match.group(1)}"{os.environ[match.group(2).upper() + "_URL"]}/graphql"'
-sdl = re.sub(r'(@join__graph\(name: "(\w+)", url: )"[^"]+"', url, sdl)
-open(sys.argv[1], "w").write(sdl)
-PY
+supergraph=$(run_supergraph)
 node bench/gateways/apollo.mjs "$supergraph" 4201 > /tmp/jobtracker-bench-apollo.log 2>&1 &
 apollo_pid=$!
-(cd bench/gateways && exec node_modules/.bin/hive-gateway supergraph "$supergraph" --port 4202 --host 127.0.0.1) \
-  > /tmp/jobtracker-bench-hive.log 2>&1 &
-hive_pid=$!
-for gw in 4201 4202; do
-  for _ in $(seq 1 120); do
-    curl -sf -o /dev/null -X POST "http://127.0.0.1:$gw/graphql" -H 'content-type: application/json' -d '{"query":"{ __typename }"}' && break
-    sleep 0.5
-  done
-done
+start_hive_gateway "$supergraph"
+wait_for_gateway 4201
 # Twenty applications with an interview each: the second query reads both subgraphs.
 python3 - "$router" "$token" <<'PY'
 import json, sys, urllib.request
@@ -301,12 +313,22 @@ search_part $((SEARCH_DOCUMENTS - SEARCH_ES_DOCUMENTS)) false
 fi
 
 if want 10; then
-echo; echo "## 10. live tabs on one router"
+echo; echo "## 10. live tabs on one router, then on Hive Gateway (same subgraphs)"
 child_pid() { pgrep -P "$supervisor" -f -- "--target $1( |\$)" | head -1; }
-pids=()
-for target in router dashboard users notifications; do pids+=(--pid "$target=$(child_pid $target)"); done
+subgraph_pids=()
+for target in dashboard users notifications; do subgraph_pids+=(--pid "$target=$(child_pid $target)"); done
 for tabs in ${CROWD:-1000 5000 10000}; do
-  echo "### $tabs tabs ($((tabs / 10)) users × 10)"
-  "$bench" crowd --router "$router" --users $((tabs / 10)) --tabs 10 --connects-per-second 200 "${pids[@]}"
+  echo "### router: $tabs tabs ($((tabs / 10)) users × 10)"
+  "$bench" crowd --router "$router" --users $((tabs / 10)) --tabs 10 --connects-per-second 200 \
+    --pid "router=$(child_pid router)" "${subgraph_pids[@]}"
 done
+supergraph=$(run_supergraph)
+start_hive_gateway "$supergraph"
+for tabs in ${CROWD:-1000 5000 10000}; do
+  echo "### Hive Gateway: $tabs tabs ($((tabs / 10)) users × 10)"
+  "$bench" crowd --router "http://127.0.0.1:4202/graphql" --users $((tabs / 10)) --tabs 10 --connects-per-second 200 \
+    --pid "hive=$hive_pid" "${subgraph_pids[@]}"
+done
+kill "$hive_pid" 2>/dev/null || true
+rm -f "$supergraph"
 fi

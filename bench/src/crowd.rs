@@ -51,6 +51,44 @@ struct Tab {
     pushes: Vec<(Instant, String)>,
 }
 
+/// When a mutation was sent, and when its answer came.
+#[derive(Clone, Copy)]
+struct Moment {
+    sent: Instant,
+    acknowledged: Instant,
+}
+
+/// What the tabs of one subscription saw.
+struct Outcome {
+    latency: Sample,
+    lost: usize,
+    /// Pushes that arrived before the mutation's own answer.
+    early: usize,
+    /// Tabs whose user's mutation failed (not counted either way).
+    unchanged: usize,
+}
+
+impl Outcome {
+    fn new(query: &str) -> Self {
+        let field = query.split_whitespace().nth(2).unwrap_or(query).to_string();
+        Self { latency: Sample { name: field, millis: Vec::new() }, lost: 0, early: 0, unchanged: 0 }
+    }
+
+    fn print(&self) {
+        let Self { latency, lost, early, unchanged } = self;
+        let pushed = latency.millis.len();
+        let percentiles = if pushed == 0 {
+            String::new()
+        } else {
+            format!(", p50 {:.1} ms, p99 {:.1} ms", latency.percentile(0.5), latency.percentile(0.99))
+        };
+        println!(
+            "  {}: {pushed} pushed ({early} before the mutation's answer), {lost} lost, {unchanged} without a change{percentiles}",
+            latency.name
+        );
+    }
+}
+
 /// RSS (KiB) and CPU ticks (user + system) of a process.
 fn usage(pid: &str) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -147,8 +185,9 @@ pub async fn run(crowd: Crowd) -> anyhow::Result<()> {
     );
     let held: HashMap<String, (u64, u64)> = measured(&crowd.pids);
 
-    // Each user: profile, then an application created and moved on.
-    let mut acknowledged: Vec<[Option<Instant>; 3]> = vec![[None; 3]; crowd.users];
+    // Each user: profile, then an application created and moved on; when
+    // each mutation was sent and when it was acknowledged.
+    let mut moments: Vec<[Option<Moment>; 3]> = vec![[None; 3]; crowd.users];
     let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(crowd.mutations_per_second.max(1))));
     let mut changes = Vec::new();
     for (user, token) in tokens.iter().enumerate() {
@@ -156,55 +195,71 @@ pub async fn run(crowd: Crowd) -> anyhow::Result<()> {
         let (http, router, token) = (http.clone(), crowd.router.clone(), token.clone());
         changes.push(tokio::spawn(async move {
             let mut at = [None; 3];
+            let timed = async |query: &str, variables: Value| {
+                let sent = Instant::now();
+                let data = graphql(&http, &router, &token, query, variables).await.ok()?;
+                Some((data, Moment { sent, acknowledged: Instant::now() }))
+            };
             let headline = "mutation($h: String!) { updateProfile(input: { headline: $h }) { id } }";
-            graphql(&http, &router, &token, headline, json!({ "h": format!("Headline {user}") })).await.ok()?;
-            at[1] = Some(Instant::now());
+            at[1] = Some(timed(headline, json!({ "h": format!("Headline {user}") })).await?.1);
             let create = "mutation($c: String!) { createApplication(input: { company: $c, position: \"Engineer\", status: APPLIED }) { id } }";
-            let created = graphql(&http, &router, &token, create, json!({ "c": format!("Company {user}") })).await.ok()?;
-            at[0] = Some(Instant::now());
+            let (created, moment) = timed(create, json!({ "c": format!("Company {user}") })).await?;
+            at[0] = Some(moment);
             let change = "mutation($id: ID!) { changeApplicationStatus(id: $id, status: INTERVIEW) { id } }";
-            graphql(&http, &router, &token, change, json!({ "id": created["createApplication"]["id"] })).await.ok()?;
-            at[2] = Some(Instant::now());
+            at[2] = Some(timed(change, json!({ "id": created["createApplication"]["id"] })).await?.1);
             Some(at)
         }));
     }
     for (user, change) in changes.into_iter().enumerate() {
         if let Ok(Some(at)) = change.await {
-            acknowledged[user] = at;
+            moments[user] = at;
         }
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after: HashMap<String, (u64, u64)> = measured(&crowd.pids);
 
-    let (mut pushed, mut lost, mut foreign) = (0, 0, 0);
-    let mut latency = Sample { name: "mutation acknowledged → push received".into(), millis: Vec::new() };
+    // Per subscription: a push arriving before its mutation's answer counts 0 ms.
+    let mut kinds: Vec<Outcome> = SUBSCRIPTIONS.iter().map(|query| Outcome::new(query)).collect();
+    let mut foreign = 0;
     for (user, tab_index, seen) in &tabs {
         let seen = seen.lock().await;
         if !seen.acknowledged {
             continue;
         }
-        let Some(since) = acknowledged[*user][tab_index % 3] else { continue };
+        let outcome = &mut kinds[tab_index % 3];
+        let Some(moment) = moments[*user][tab_index % 3] else {
+            outcome.unchanged += 1;
+            continue;
+        };
         let own = [format!("Company {user}\""), format!("Headline {user}\""), format!("Company {user} ")];
         let theirs = |text: &str| {
             !own.iter().any(|m| text.contains(m.as_str())) && (text.contains("Company ") || text.contains("Headline "))
         };
         foreign += seen.pushes.iter().filter(|(_, text)| theirs(text)).count();
-        match seen.pushes.iter().find(|(at, text)| *at >= since && own.iter().any(|m| text.contains(m.as_str()))) {
+        match seen.pushes.iter().find(|(at, text)| *at >= moment.sent && own.iter().any(|m| text.contains(m.as_str())))
+        {
             Some((at, _)) => {
-                pushed += 1;
-                latency.millis.push(at.duration_since(since).as_secs_f64() * 1000.0);
+                outcome.early += usize::from(*at < moment.acknowledged);
+                outcome.latency.millis.push(at.saturating_duration_since(moment.acknowledged).as_secs_f64() * 1000.0);
             }
-            None => lost += 1,
+            None => outcome.lost += 1,
         }
     }
+    let pushed: usize = kinds.iter().map(|k| k.latency.millis.len()).sum();
+    let lost: usize = kinds.iter().map(|k| k.lost).sum();
+    let mut all = Sample { name: "all".into(), millis: kinds.iter().flat_map(|k| k.latency.millis.clone()).collect() };
     println!("{pushed} tabs got their push, {lost} did not, {foreign} pushes carried another user's data");
-    if !latency.millis.is_empty() {
+    if !all.millis.is_empty() {
+        all.millis.sort_by(f64::total_cmp);
         println!(
-            "push latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            latency.percentile(0.5),
-            latency.percentile(0.99),
-            latency.percentile(1.0)
+            "push latency (mutation acknowledged → push received) p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            all.percentile(0.5),
+            all.percentile(0.99),
+            all.percentile(1.0)
         );
+    }
+    for kind in &kinds {
+        kind.print();
     }
     let ticks_per_second = 100.0;
     for name in before.keys() {

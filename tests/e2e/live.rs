@@ -116,6 +116,45 @@ async fn three_hundred_tabs_share_a_few_upstream_sockets_each_get_their_own_push
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tab_that_stops_reading_is_cut_off_and_the_users_other_tab_keeps_its_pushes() {
+    let system = System::start().await;
+    let (account, gql) = system.sign_up("Stalled Reader").await;
+    // 50 applications with long names: each push of the query below is about 22 KB.
+    let long = "x".repeat(190);
+    let create = "mutation($c: String!) { createApplication(input: { company: $c, position: $c }) { id } }";
+    let mut first = Value::Null;
+    for index in 0..50 {
+        let created = gql.run(create, json!({ "c": format!("{index:03} {long}") })).await;
+        first = created.data()["createApplication"]["id"].clone();
+    }
+    let query = "subscription { dashboardUpdated { recentApplications(limit: 50) { company position } } }";
+    let url = system.router.ws_url();
+    let stalled = WsClient::connect_with_receive_buffer(&url, bearer(&account.access_token), Some(4096)).await;
+    let mut stalled = stalled.expect("acknowledged");
+    const STALLED_SUBSCRIPTIONS: usize = 10;
+    for id in 0..STALLED_SUBSCRIPTIONS {
+        stalled.subscribe(&format!("s{id}"), query).await;
+    }
+    let mut reader = WsClient::connect(&url, bearer(&account.access_token)).await.expect("acknowledged");
+    reader.subscribe("r", query).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // 20 changes: about 4.4 MB for the tab that reads nothing, more than
+    // the kernel buffers on loopback and the gate's MAX_UNSENT_BYTES.
+    const CHANGES: usize = 20;
+    let update = "mutation($id: ID!, $n: String!) { updateApplication(id: $id, input: { location: $n }) { id } }";
+    for change in 0..CHANGES {
+        gql.run(update, json!({ "id": first, "n": format!("change {change}") })).await.data();
+        let push = reader.next_message(Duration::from_secs(10)).await.expect("the reading tab gets every push");
+        assert_eq!(push["type"], "next", "{push}");
+    }
+    let (received, ended) = stalled.drain(Duration::from_secs(5)).await;
+    assert!(ended, "the tab that stopped reading is still connected ({received} pushes read afterwards)");
+    assert!(received < CHANGES * STALLED_SUBSCRIPTIONS, "it was cut off, not served everything: {received}");
+    eprintln!("the stalled tab was cut off; it had {received} of {} pushes", CHANGES * STALLED_SUBSCRIPTIONS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_over_the_users_or_the_routers_budget_are_refused_with_a_reason() {
     let limits = [("ROUTER_MAX_SUBSCRIPTIONS_PER_USER", "3"), ("ROUTER_MAX_SUBSCRIPTIONS", "5")];
     let system = System::start_with(options(&limits)).await;

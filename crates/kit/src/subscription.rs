@@ -10,7 +10,9 @@
 //! - The stream ends with UNAUTHENTICATED when the viewer's token expires
 //!   (`Viewer::expires_at`): the client subscribes again with a fresh token.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use futures::Stream;
@@ -21,25 +23,28 @@ use tokio::time::Instant;
 use crate::auth::Viewer;
 use crate::error::{AppError, AppResult};
 use crate::events::Envelope;
+use crate::sync::{lock, sweep_due};
 
 /// The longest a subscription is kept open whatever its token says (it
 /// also keeps the deadline arithmetic far from overflowing).
 const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
-/// Which of the viewer's events call for a push, and how long a burst of
-/// them is gathered into one push.
+/// Which of the viewer's events call for a push, and the shortest time
+/// between two pushes (a burst is gathered into one push per window).
 #[derive(Clone, Copy, Debug)]
 pub struct Watch {
     /// Whether one of the viewer's events concerns this subscription.
     pub concerns: fn(&Envelope) -> bool,
-    /// Zero pushes after every event.
+    /// Zero pushes after every event; otherwise the first change goes at
+    /// once and the rest of a burst at the window's end.
     pub debounce: Duration,
 }
 
 /// The viewer's pushes: after each event of theirs that `watch` concerns
 /// (or a lag), `push` computes the current value (`None`: nothing to send),
-/// given when that change began (so the viewer's other subscriptions can
-/// share one computation made after it: see the dashboard's snapshots).
+/// given when the newest change it covers was seen (so the viewer's other
+/// subscriptions can share one computation made after it: see
+/// [`SharedSince`]).
 /// An error of `push` is sent and the stream goes on; at the token's expiry
 /// the stream sends UNAUTHENTICATED and ends; it ends quietly when the feed
 /// closes (the service is stopping).
@@ -55,8 +60,8 @@ where
     Fut: Future<Output = AppResult<Option<T>>> + Send,
 {
     let expiry = Instant::now() + until(viewer.expires_at);
-    futures::stream::unfold(Some((events, push)), move |state| async move {
-        let (mut events, mut push) = state?;
+    futures::stream::unfold(Some((events, push, None)), move |state| async move {
+        let (mut events, mut push, mut pushed) = state?;
         loop {
             let began = tokio::select! {
                 _ = tokio::time::sleep_until(expiry) => {
@@ -64,12 +69,14 @@ where
                         AppError::Unauthenticated("the access token expired; subscribe again with a fresh one".into());
                     return Some((Err(expired.into()), None));
                 }
-                began = next_change(&mut events, &viewer, &watch) => began?,
+                began = next_change(&mut events, &viewer, &watch, pushed) => began?,
             };
-            match push(began).await {
-                Ok(Some(value)) => return Some((Ok(value), Some((events, push)))),
+            let result = push(began).await;
+            pushed = Some(Instant::now());
+            match result {
+                Ok(Some(value)) => return Some((Ok(value), Some((events, push, pushed)))),
                 Ok(None) => continue,
-                Err(err) => return Some((Err(err.into()), Some((events, push)))),
+                Err(err) => return Some((Err(err.into()), Some((events, push, pushed)))),
             }
         }
     })
@@ -82,33 +89,79 @@ fn until(expires_at: i64) -> Duration {
 }
 
 /// Waits for the next event of the viewer's that `watch` concerns (or a
-/// lag), then gathers the rest of the burst for `watch.debounce`; when the
-/// first arrived. `None` when the feed closed.
+/// lag). If the last push (`pushed`) was less than `watch.debounce` ago, it
+/// then gathers what else comes until that window ends, so a burst gives
+/// one push at once and one at the window's end, never more than one per
+/// window. Returns when the newest change covered was seen: a computation
+/// made after it sees them all. `None` when the feed closed.
 async fn next_change(
     events: &mut broadcast::Receiver<Arc<Envelope>>,
     viewer: &Viewer,
     watch: &Watch,
+    pushed: Option<Instant>,
 ) -> Option<Instant> {
+    let ours = |received: &Result<Arc<Envelope>, RecvError>| match received {
+        Ok(event) => event.user_id == viewer.user_id && (watch.concerns)(event),
+        // Missed events may have been ours: push to be safe.
+        Err(RecvError::Lagged(_)) => true,
+        Err(RecvError::Closed) => false,
+    };
     loop {
-        match events.recv().await {
-            Ok(event) if event.user_id == viewer.user_id && (watch.concerns)(&event) => break,
-            // Missed events may have been ours: push to be safe.
-            Err(RecvError::Lagged(_)) => break,
-            Ok(_) => continue,
-            Err(RecvError::Closed) => return None,
+        let received = events.recv().await;
+        if ours(&received) {
+            break;
+        }
+        if let Err(RecvError::Closed) = received {
+            return None;
         }
     }
-    let began = Instant::now();
-    if watch.debounce.is_zero() {
-        return Some(began);
-    }
-    let window = tokio::time::sleep(watch.debounce);
+    let mut seen = Instant::now();
+    let Some(window_end) = pushed.map(|at| at + watch.debounce).filter(|end| *end > seen) else {
+        return Some(seen);
+    };
+    let window = tokio::time::sleep_until(window_end);
     tokio::pin!(window);
     loop {
         tokio::select! {
-            _ = &mut window => return Some(began),
-            more = events.recv() => if let Err(RecvError::Closed) = more { return Some(began) },
+            _ = &mut window => return Some(seen),
+            received = events.recv() => {
+                if ours(&received) {
+                    seen = Instant::now();
+                } else if let Err(RecvError::Closed) = received {
+                    return Some(seen);
+                }
+            }
         }
+    }
+}
+
+/// One computation shared by all of a user's subscriptions (tabs) pushing
+/// after the same change: per key, the newest value and when it was made.
+/// `after(key, began)` reuses it if it was made after the change began (so
+/// it sees that change), else starts a new one. A value lives while a push
+/// holds it; the map keeps only weak references, swept as keys are added.
+pub struct SharedSince<K, V> {
+    newest: Mutex<HashMap<K, (Instant, Weak<V>)>>,
+}
+
+impl<K, V> Default for SharedSince<K, V> {
+    fn default() -> Self {
+        Self { newest: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<K: Hash + Eq, V: Default> SharedSince<K, V> {
+    pub fn after(&self, key: K, began: Instant) -> Arc<V> {
+        let mut newest = lock(&self.newest);
+        if let Some(value) = newest.get(&key).filter(|(made, _)| *made >= began).and_then(|(_, v)| v.upgrade()) {
+            return value;
+        }
+        if sweep_due(newest.len()) {
+            newest.retain(|_, (_, value)| value.strong_count() > 0);
+        }
+        let value = Arc::new(V::default());
+        newest.insert(key, (Instant::now(), Arc::downgrade(&value)));
+        value
     }
 }
 
@@ -160,6 +213,53 @@ mod tests {
         let expired = next(5000).await.flatten().unwrap().unwrap_err();
         assert_eq!(code(&expired).as_deref(), Some("UNAUTHENTICATED"));
         assert!(next(5000).await.unwrap().is_none(), "the stream ends at expiry");
+    }
+
+    #[tokio::test]
+    async fn the_first_change_goes_at_once_and_a_burst_after_it_waits_for_the_window() {
+        let viewer = Viewer { user_id: Uuid::now_v7(), expires_at: chrono::Utc::now().timestamp() + 60 };
+        let (sender, events) = broadcast::channel(16);
+        let computed = Arc::new(AtomicU32::new(0));
+        let counter = computed.clone();
+        let debounce = Duration::from_millis(300);
+        let watch = Watch { concerns: |_| true, debounce };
+        let stream = viewer_stream(viewer, events, watch, move |_| {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            async move { AppResult::Ok(Some(n)) }
+        });
+        tokio::pin!(stream);
+
+        let first = Instant::now();
+        sender.send(event(viewer.user_id, WATCHED)).unwrap();
+        assert_eq!(stream.next().await.unwrap().unwrap(), 1);
+        assert!(first.elapsed() < debounce / 2, "the first change is not held back: {:?}", first.elapsed());
+        for _ in 0..3 {
+            sender.send(event(viewer.user_id, WATCHED)).unwrap();
+        }
+        assert_eq!(stream.next().await.unwrap().unwrap(), 2, "the burst is one push");
+        assert!(first.elapsed() >= debounce, "not before the window ends: {:?}", first.elapsed());
+        let more = tokio::time::timeout(Duration::from_millis(500), stream.next()).await;
+        assert!(more.is_err(), "nothing more was pushed");
+        assert_eq!(computed.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn pushes_after_one_change_share_a_value_and_a_later_change_gets_a_new_one() {
+        let shared = SharedSince::<u32, AtomicU32>::default();
+        let began = Instant::now();
+        let first = shared.after(1, began);
+        first.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(shared.after(1, began).load(Ordering::SeqCst), 1, "the same change shares one value");
+        assert_eq!(shared.after(2, began).load(Ordering::SeqCst), 0, "another key has its own");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(
+            shared.after(1, Instant::now()).load(Ordering::SeqCst),
+            0,
+            "a later change is not served a stale value"
+        );
+        drop(first);
+        let _ = (0..200).map(|key| shared.after(key, Instant::now())).count();
+        assert!(lock(&shared.newest).len() < 200, "values nobody holds are swept");
     }
 
     #[tokio::test]

@@ -25,10 +25,30 @@ pub enum Refused {
 impl WsClient {
     /// Connects and completes `connection_init` with the given payload.
     pub async fn connect(url: &str, init_payload: Value) -> Result<Self, Refused> {
-        let mut request = url.into_client_request().map_err(|e| Refused::Other(e.to_string()))?;
+        Self::connect_with_receive_buffer(url, init_payload, None).await
+    }
+
+    /// As [`Self::connect`], the socket's kernel receive buffer set to
+    /// `receive_buffer` bytes: a client that stops reading fills the
+    /// server's side sooner.
+    pub async fn connect_with_receive_buffer(
+        url: &str,
+        init_payload: Value,
+        receive_buffer: Option<u32>,
+    ) -> Result<Self, Refused> {
+        let refused = |e: &dyn std::fmt::Display| Refused::Other(e.to_string());
+        let mut request = url.into_client_request().map_err(|e| refused(&e))?;
         request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
+        let uri = request.uri();
+        let address = format!("{}:{}", uri.host().unwrap_or("127.0.0.1"), uri.port_u16().unwrap_or(80));
+        let address: std::net::SocketAddr = address.parse().map_err(|e| refused(&e))?;
+        let socket = tokio::net::TcpSocket::new_v4().map_err(|e| refused(&e))?;
+        if let Some(bytes) = receive_buffer {
+            socket.set_recv_buffer_size(bytes).map_err(|e| refused(&e))?;
+        }
+        let tcp = socket.connect(address).await.map_err(|e| refused(&e))?;
         let (mut stream, _) =
-            tokio_tungstenite::connect_async(request).await.map_err(|e| Refused::Other(e.to_string()))?;
+            tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)).await.map_err(|e| refused(&e))?;
         send(&mut stream, json!({ "type": "connection_init", "payload": init_payload })).await;
         loop {
             match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
@@ -62,6 +82,23 @@ impl WsClient {
                 Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
                 Ok(_) => continue,
                 Err(_) => return None,
+            }
+        }
+    }
+
+    /// Reads until the connection ends or nothing arrives for `wait` (not
+    /// answering pings): how many `next` messages came, and whether it ended.
+    pub async fn drain(&mut self, wait: Duration) -> (usize, bool) {
+        let mut pushes = 0;
+        loop {
+            match tokio::time::timeout(wait, self.stream.next()).await {
+                Err(_) => return (pushes, false),
+                Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return (pushes, true),
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    let message: Value = serde_json::from_str(&text).unwrap_or_default();
+                    pushes += usize::from(message["type"] == "next");
+                }
+                Ok(Some(Ok(_))) => {}
             }
         }
     }

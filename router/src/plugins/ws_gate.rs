@@ -55,6 +55,10 @@ pub const OPERATIONS_PER_UPSTREAM: usize = 512;
 pub const MAX_PENDING_PER_ADDRESS: usize = 64;
 /// The gate pings each client this often; one silent for three is dropped.
 const HEARTBEAT: Duration = Duration::from_secs(10);
+/// Pushes a client has not read that the router holds before dropping it
+/// (beyond what the kernel buffers): one that stopped reading would
+/// otherwise make it hold every push for it.
+pub const MAX_UNSENT_BYTES: usize = 256 * 1024;
 
 /// A counter bounded by a limit, its reservations given back on drop.
 #[derive(Clone)]
@@ -383,7 +387,7 @@ impl Upstream {
         }
         message["id"] = Value::String(route.id);
         errors::rewrite_message(&mut message);
-        let _ = client.client.send(text_message(&message)).await;
+        client.push(text_message(&message)).await;
     }
 
     /// The socket ended: its clients reconnect (their operations are gone).
@@ -475,6 +479,18 @@ enum Verdict {
 }
 
 impl Connection {
+    /// Sends `message` unless the client stopped reading: then it is cut off
+    /// (a close frame would queue behind what it did not read).
+    async fn push(&self, message: Message) {
+        let unsent = self.client.io().with_write_buf(|buffer| buffer.len()).unwrap_or(0);
+        if unsent > MAX_UNSENT_BYTES {
+            tracing::info!(unsent, "a WebSocket client stopped reading its pushes; dropping it");
+            self.client.io().terminate();
+            return;
+        }
+        let _ = self.client.send(message).await;
+    }
+
     /// One client frame; the answer, if any, goes back to the client.
     async fn on_frame(&self, frame: Frame) -> Option<Message> {
         self.last_seen.set(Instant::now());

@@ -3,7 +3,7 @@
 //! and interviews; the router completes them from their own subgraphs.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::{Context, EmptyMutation, ID, Object, Result, Schema, SchemaBuilder, Subscription};
@@ -11,11 +11,10 @@ use futures::Stream;
 use jobtracker_kit::events::Fanout;
 use jobtracker_kit::graphql::{BearerToken, require_viewer};
 use jobtracker_kit::references::{Application, Interview};
-use jobtracker_kit::subscription::{Watch, viewer_stream};
-use jobtracker_kit::sync::{lock, sweep_due};
+use jobtracker_kit::subscription::{SharedSince, Watch, viewer_stream};
+use jobtracker_kit::sync::lock;
 use jobtracker_kit::{AppError, AppResult, Viewer};
 use tokio::sync::OnceCell;
-use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::upstream::Upstream;
@@ -43,28 +42,9 @@ pub struct Snapshot {
     upcoming: Mutex<HashMap<i32, Arc<OnceCell<Vec<String>>>>>,
 }
 
-/// Each user's newest snapshot and when it was taken; a push reuses it if
-/// it was taken after the change the push is for began.
-#[derive(Default)]
-pub struct Snapshots {
-    newest: Mutex<HashMap<Uuid, (Instant, Weak<Snapshot>)>>,
-}
-
-impl Snapshots {
-    pub fn after(&self, user: Uuid, began: Instant) -> Arc<Snapshot> {
-        let mut newest = lock(&self.newest);
-        if let Some(snapshot) = newest.get(&user).filter(|(taken, _)| *taken >= began).and_then(|(_, s)| s.upgrade()) {
-            return snapshot;
-        }
-        // Snapshots nobody holds any more are dropped as others are taken.
-        if sweep_due(newest.len()) {
-            newest.retain(|_, (_, snapshot)| snapshot.strong_count() > 0);
-        }
-        let snapshot = Arc::new(Snapshot::default());
-        newest.insert(user, (Instant::now(), Arc::downgrade(&snapshot)));
-        snapshot
-    }
-}
+/// Each user's newest snapshot; a push reuses it if it was taken after the
+/// change the push is for began.
+pub type Snapshots = SharedSince<Uuid, Snapshot>;
 
 /// `compute`d once per snapshot (and per `limit` where `cells` has one).
 async fn shared<T: Clone, F: Future<Output = AppResult<T>>>(cell: Option<&OnceCell<T>>, compute: F) -> AppResult<T> {

@@ -6,6 +6,8 @@
 //! Redeliveries are skipped by the consumer's processed-events record, and
 //! every delivery carries an idempotency key of its own besides.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use diesel_async::AsyncPgConnection;
 use jobtracker_kit::events::contracts::{
@@ -14,6 +16,7 @@ use jobtracker_kit::events::contracts::{
 };
 use jobtracker_kit::events::topology::QueueSpec;
 use jobtracker_kit::events::{Envelope, EventHandler, HandlerResult};
+use tokio::sync::Notify;
 
 use crate::model::{Clock, Interview, status_notice};
 use crate::store;
@@ -25,6 +28,8 @@ pub const EVENTS_QUEUE: QueueSpec = QueueSpec {
 
 pub struct NotificationsHandler {
     pub clock: Clock,
+    /// Wakes this process's sender: what an event scheduled may be due now.
+    pub scheduled: Arc<Notify>,
 }
 
 #[async_trait]
@@ -66,5 +71,11 @@ impl EventHandler for NotificationsHandler {
             _ => {}
         }
         Ok(())
+    }
+
+    /// A status notice is due at once and a re-planned reminder may be: the
+    /// sender goes now rather than at its next poll (bursts wake it once).
+    fn committed(&self) {
+        self.scheduled.notify_one();
     }
 }

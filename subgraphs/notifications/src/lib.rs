@@ -130,7 +130,8 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
         schema::schema(store.clone(), config.clock, fanout),
         TokenVerifier::for_auth_service(&config.auth_url),
     );
-    let handler = NotificationsHandler { clock: config.clock };
+    let scheduled = std::sync::Arc::new(tokio::sync::Notify::new());
+    let handler = NotificationsHandler { clock: config.clock, scheduled: scheduled.clone() };
     let events = Consumer::new(EVENTS_QUEUE, pool.clone(), config.service.bus.clone(), handler)
         .with_settings(&config.service.events);
     let mail = MailSettings {
@@ -149,6 +150,7 @@ pub async fn build(config: Config) -> anyhow::Result<ServiceApp> {
         store,
         clock: config.clock,
         poll: config.poll,
+        scheduled,
         retention: config.retention,
         mail,
         abort_after_hand_over: config.abort_after_hand_over,

@@ -8,13 +8,14 @@ use std::time::Duration;
 use async_graphql::{Context, ID, InputObject, Object, Result, Schema, SchemaBuilder, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures::Stream;
-use jobtracker_kit::AppError;
 use jobtracker_kit::events::Fanout;
 use jobtracker_kit::graphql::require_viewer;
 use jobtracker_kit::pagination::{self, CountedConnection, PageRequest};
 use jobtracker_kit::references::{Application, Interview};
-use jobtracker_kit::subscription::{Watch, viewer_stream};
+use jobtracker_kit::subscription::{SharedSince, Watch, viewer_stream};
+use jobtracker_kit::sync::lock;
 use jobtracker_kit::validate;
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::model::{Channel, Clock, Kind, Preferences};
@@ -149,16 +150,18 @@ impl SubscriptionRoot {
         let viewer = require_viewer(ctx)?;
         let events = ctx.data_unchecked::<Fanout>().subscribe(viewer.user_id);
         let store = ctx.data_unchecked::<Store>().clone();
+        let reads = ctx.data_unchecked::<Arc<NextReads>>().clone();
         let watch = Watch { concerns: |event| event.event_type == NOTIFICATION_CREATED, debounce: Duration::ZERO };
         // Pushes each notification once, oldest first, from the moment of subscribing.
         let seen = Arc::new(Mutex::new(NotificationCursor { at: jobtracker_kit::db::now(), id: Uuid::max() }));
-        Ok(viewer_stream(viewer, events, watch, move |_| {
-            let (store, seen) = (store.clone(), seen.clone());
+        Ok(viewer_stream(viewer, events, watch, move |began| {
+            let (store, reads, seen) = (store.clone(), reads.clone(), seen.clone());
             async move {
-                let after = seen.lock().map_err(|_| AppError::internal(anyhow::anyhow!("poisoned cursor")))?.clone();
-                let next = store.next_after(viewer.user_id, &after).await?;
-                if let (Some(found), Ok(mut cursor)) = (&next, seen.lock()) {
-                    *cursor = NotificationCursor { at: found.created_at, id: found.id };
+                let after = lock(&seen).clone();
+                let read = reads.after((viewer.user_id, after.clone()), began);
+                let next = read.get_or_try_init(|| store.next_after(viewer.user_id, &after)).await?.clone();
+                if let Some(found) = &next {
+                    *lock(&seen) = NotificationCursor { at: found.created_at, id: found.id };
                 }
                 Ok(next.map(Notification))
             }
@@ -166,8 +169,14 @@ impl SubscriptionRoot {
     }
 }
 
+/// The notification after a cursor, read once for all of a user's tabs
+/// standing at that cursor after the same event (they meet there after
+/// their first push).
+type NextReads = SharedSince<(Uuid, NotificationCursor), OnceCell<Option<store::Notification>>>;
+
 pub fn schema_builder() -> SchemaBuilder<Query, Mutation, SubscriptionRoot> {
     Schema::build(Query, Mutation, SubscriptionRoot)
+        .data(Arc::new(NextReads::default()))
         .enable_federation()
         .enable_subscription_in_federation()
         .extension(async_graphql::extensions::Tracing)

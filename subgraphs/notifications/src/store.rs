@@ -175,7 +175,7 @@ impl TryFrom<NotificationRow> for Notification {
 }
 
 /// Position in the list (newest first).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NotificationCursor {
     pub at: DateTime<Utc>,
     pub id: Uuid,

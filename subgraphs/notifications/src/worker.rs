@@ -1,4 +1,5 @@
-//! The sender: every `poll` it delivers what is due by the service's clock,
+//! The sender: every `poll`, and when this process's consumer has scheduled
+//! something, it delivers what is due by the service's clock,
 //! in batches, until nothing due is left; safe with any number of replicas
 //! (rows are claimed with SKIP LOCKED). A reminder that fell due while every
 //! replica was down goes out at the next start: late, never lost. Done
@@ -6,6 +7,7 @@
 
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use std::sync::Arc;
@@ -42,6 +44,8 @@ pub struct Sender {
     pub store: Store,
     pub clock: Clock,
     pub poll: Duration,
+    /// Woken by this process's consumer when it scheduled something.
+    pub scheduled: Arc<Notify>,
     pub retention: chrono::Duration,
     pub mail: MailSettings,
     /// `NOTIFICATIONS_FAULT_ABORT_AFTER_HANDOVER`: a fault-injection switch
@@ -232,6 +236,7 @@ impl Sender {
             }
             tokio::select! {
                 _ = stop.cancelled() => return Ok(()),
+                _ = self.scheduled.notified() => {}
                 _ = tokio::time::sleep(self.poll) => {}
             }
         }

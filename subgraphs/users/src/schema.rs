@@ -1,6 +1,7 @@
 //! users' part of the supergraph: `User` (owned here), profile queries and
 //! mutations, and the `profileUpdated` subscription.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::{
@@ -14,9 +15,10 @@ use jobtracker_kit::events::contracts::USER_UPDATED;
 use jobtracker_kit::graphql::{optional_viewer, require_viewer};
 use jobtracker_kit::pagination::{self, CountedConnection, PageRequest};
 use jobtracker_kit::social::{SocialLinkInput, SocialLinkView};
-use jobtracker_kit::subscription::{Watch, viewer_stream};
+use jobtracker_kit::subscription::{SharedSince, Watch, viewer_stream};
 use jobtracker_kit::validate::{Patch, parse_id};
 use jobtracker_kit::{AppError, AppResult};
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::events::AccountsClient;
@@ -207,16 +209,21 @@ impl SubscriptionRoot {
         let viewer = require_viewer(ctx)?;
         let events = ctx.data_unchecked::<Fanout>().subscribe(viewer.user_id);
         let store = ctx.data_unchecked::<Store>().clone();
+        let reads = ctx.data_unchecked::<Arc<ProfileReads>>().clone();
         let watch = Watch { concerns: |event| event.event_type == USER_UPDATED, debounce: Duration::ZERO };
-        Ok(viewer_stream(viewer, events, watch, move |_| {
-            let store = store.clone();
-            async move { Ok(store.get(viewer.user_id).await?.map(User::from)) }
+        Ok(viewer_stream(viewer, events, watch, move |began| {
+            let (store, read) = (store.clone(), reads.after(viewer.user_id, began));
+            async move { Ok(read.get_or_try_init(|| store.get(viewer.user_id)).await?.clone().map(User::from)) }
         }))
     }
 }
 
+/// A user's profile read once for all of their tabs pushing after the same change.
+type ProfileReads = SharedSince<Uuid, OnceCell<Option<Profile>>>;
+
 pub fn schema_builder() -> SchemaBuilder<Query, Mutation, SubscriptionRoot> {
     Schema::build(Query, Mutation, SubscriptionRoot)
+        .data(Arc::new(ProfileReads::default()))
         .enable_federation()
         .enable_subscription_in_federation()
         .extension(async_graphql::extensions::Tracing)

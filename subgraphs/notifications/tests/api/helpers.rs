@@ -152,6 +152,7 @@ pub async fn sender(
         // 20 minutes ahead: deliveries from `due_email` are due for it.
         clock: jobtracker_notifications::model::Clock { skew: chrono::Duration::minutes(20) },
         poll: Duration::from_millis(10),
+        scheduled: Default::default(),
         retention: chrono::Duration::days(1),
         mail: MailSettings {
             mailer: std::sync::Arc::new(mailer),

@@ -124,8 +124,10 @@ async fn changed_preferences_replan_pending_reminders_and_are_bounded() {
 }
 
 #[tokio::test]
-async fn a_status_change_is_an_application_update_notice() {
-    let app = TestNotifications::spawn().await;
+async fn a_status_change_is_an_application_update_notice_sent_at_once() {
+    // The sender polls every 10 minutes here: the notice comes within the
+    // test's 10 s only because the consumer wakes it.
+    let app = TestNotifications::spawn_with(&[("NOTIFICATIONS_POLL_MILLIS", "600000")]).await;
     let (ada, client) = app.user("Ada").await;
     let owner = Uuid::parse_str(&ada.user_id).unwrap();
     let application = Uuid::now_v7();
