@@ -61,6 +61,9 @@ struct Moment {
 /// What the tabs of one subscription saw.
 struct Outcome {
     latency: Sample,
+    /// From the mutation's send instead: what a gateway slow to answer
+    /// mutations cannot hide.
+    from_sent: Sample,
     lost: usize,
     /// Pushes that arrived before the mutation's own answer.
     early: usize,
@@ -71,16 +74,23 @@ struct Outcome {
 impl Outcome {
     fn new(query: &str) -> Self {
         let field = query.split_whitespace().nth(2).unwrap_or(query).to_string();
-        Self { latency: Sample { name: field, millis: Vec::new() }, lost: 0, early: 0, unchanged: 0 }
+        let sample = |name: &str| Sample { name: name.to_string(), millis: Vec::new() };
+        Self { latency: sample(&field), from_sent: sample(&field), lost: 0, early: 0, unchanged: 0 }
     }
 
     fn print(&self) {
-        let Self { latency, lost, early, unchanged } = self;
+        let Self { latency, from_sent, lost, early, unchanged } = self;
         let pushed = latency.millis.len();
         let percentiles = if pushed == 0 {
             String::new()
         } else {
-            format!(", p50 {:.1} ms, p99 {:.1} ms", latency.percentile(0.5), latency.percentile(0.99))
+            format!(
+                ", p50 {:.1} ms, p99 {:.1} ms (from the send: p50 {:.1} ms, p99 {:.1} ms)",
+                latency.percentile(0.5),
+                latency.percentile(0.99),
+                from_sent.percentile(0.5),
+                from_sent.percentile(0.99)
+            )
         };
         println!(
             "  {}: {pushed} pushed ({early} before the mutation's answer), {lost} lost, {unchanged} without a change{percentiles}",
@@ -241,6 +251,7 @@ pub async fn run(crowd: Crowd) -> anyhow::Result<()> {
             Some((at, _)) => {
                 outcome.early += usize::from(*at < moment.acknowledged);
                 outcome.latency.millis.push(at.saturating_duration_since(moment.acknowledged).as_secs_f64() * 1000.0);
+                outcome.from_sent.millis.push(at.duration_since(moment.sent).as_secs_f64() * 1000.0);
             }
             None => outcome.lost += 1,
         }
