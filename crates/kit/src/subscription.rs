@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use futures::Stream;
-use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{OnceCell, broadcast};
 use tokio::time::Instant;
 
 use crate::auth::Viewer;
@@ -137,9 +137,10 @@ async fn next_change(
 
 /// One computation shared by all of a user's subscriptions (tabs) pushing
 /// after the same change: per key, the newest value and when it was made.
-/// `after(key, began)` reuses it if it was made after the change began (so
-/// it sees that change), else starts a new one. A value lives while a push
-/// holds it; the map keeps only weak references, swept as keys are added.
+/// `after(key, began)` reuses it if it was made after `began` (when the
+/// newest change the push covers was seen, so it sees that change), else
+/// starts a new one. A value lives while a push holds it; the map keeps
+/// only weak references, swept as keys are added.
 pub struct SharedSince<K, V> {
     newest: Mutex<HashMap<K, (Instant, Weak<V>)>>,
 }
@@ -162,6 +163,18 @@ impl<K: Hash + Eq, V: Default> SharedSince<K, V> {
         let value = Arc::new(V::default());
         newest.insert(key, (Instant::now(), Arc::downgrade(&value)));
         value
+    }
+}
+
+impl<K: Hash + Eq, T: Clone> SharedSince<K, OnceCell<T>> {
+    /// `compute`d once for every push that shares `key` after `began`; the
+    /// others await it. A failure is not kept: the next push computes again.
+    pub async fn once<F, Fut>(&self, key: K, began: Instant, compute: F) -> AppResult<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = AppResult<T>>,
+    {
+        self.after(key, began).get_or_try_init(compute).await.cloned()
     }
 }
 

@@ -43,7 +43,7 @@ pub struct Snapshot {
 }
 
 /// Each user's newest snapshot; a push reuses it if it was taken after the
-/// change the push is for began.
+/// newest change the push covers was seen.
 pub type Snapshots = SharedSince<Uuid, Snapshot>;
 
 /// `compute`d once per snapshot (and per `limit` where `cells` has one).

@@ -158,8 +158,9 @@ impl SubscriptionRoot {
             let (store, reads, seen) = (store.clone(), reads.clone(), seen.clone());
             async move {
                 let after = lock(&seen).clone();
-                let read = reads.after((viewer.user_id, after.clone()), began);
-                let next = read.get_or_try_init(|| store.next_after(viewer.user_id, &after)).await?.clone();
+                let next = reads
+                    .once((viewer.user_id, after.clone()), began, || store.next_after(viewer.user_id, &after))
+                    .await?;
                 if let Some(found) = &next {
                     *lock(&seen) = NotificationCursor { at: found.created_at, id: found.id };
                 }

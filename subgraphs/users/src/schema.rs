@@ -212,8 +212,8 @@ impl SubscriptionRoot {
         let reads = ctx.data_unchecked::<Arc<ProfileReads>>().clone();
         let watch = Watch { concerns: |event| event.event_type == USER_UPDATED, debounce: Duration::ZERO };
         Ok(viewer_stream(viewer, events, watch, move |began| {
-            let (store, read) = (store.clone(), reads.after(viewer.user_id, began));
-            async move { Ok(read.get_or_try_init(|| store.get(viewer.user_id)).await?.clone().map(User::from)) }
+            let (store, reads) = (store.clone(), reads.clone());
+            async move { Ok(reads.once(viewer.user_id, began, || store.get(viewer.user_id)).await?.map(User::from)) }
         }))
     }
 }
