@@ -258,10 +258,9 @@ pub async fn run(crowd: Crowd) -> anyhow::Result<()> {
     }
     let pushed: usize = kinds.iter().map(|k| k.latency.millis.len()).sum();
     let lost: usize = kinds.iter().map(|k| k.lost).sum();
-    let mut all = Sample { name: "all".into(), millis: kinds.iter().flat_map(|k| k.latency.millis.clone()).collect() };
+    let all = Sample { name: "all".into(), millis: kinds.iter().flat_map(|k| k.latency.millis.clone()).collect() };
     println!("{pushed} tabs got their push, {lost} did not, {foreign} pushes carried another user's data");
     if !all.millis.is_empty() {
-        all.millis.sort_by(f64::total_cmp);
         println!(
             "push latency (mutation acknowledged → push received) p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
             all.percentile(0.5),
