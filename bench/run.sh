@@ -28,7 +28,9 @@
 #     tabs, 10 per user, connecting at 200/s, a third on each subscription;
 #     then every user changes their profile and an application: tabs
 #     acknowledged, pushed, lost, p50/p99 from mutation acknowledged to push
-#     received, RSS per tab and CPU of the router and subscribing subgraphs.
+#     received, RSS per tab and CPU of the router and subscribing subgraphs
+#     (CROWD_RATE users changing things per second, default 100;
+#     CROWD_PEER=false skips the Hive Gateway run).
 # Release binaries, throwaway databases and event prefix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -320,15 +322,17 @@ for target in dashboard users notifications; do subgraph_pids+=(--pid "$target=$
 for tabs in ${CROWD:-1000 5000 10000}; do
   echo "### router: $tabs tabs ($((tabs / 10)) users × 10)"
   "$bench" crowd --router "$router" --users $((tabs / 10)) --tabs 10 --connects-per-second 200 \
-    --pid "router=$(child_pid router)" "${subgraph_pids[@]}"
+    --mutations-per-second "${CROWD_RATE:-100}" --pid "router=$(child_pid router)" "${subgraph_pids[@]}"
 done
+if [ "${CROWD_PEER:-true}" = true ]; then
 supergraph=$(run_supergraph)
 start_hive_gateway "$supergraph"
 for tabs in ${CROWD:-1000 5000 10000}; do
   echo "### Hive Gateway: $tabs tabs ($((tabs / 10)) users × 10)"
   "$bench" crowd --router "http://127.0.0.1:4202/graphql" --users $((tabs / 10)) --tabs 10 --connects-per-second 200 \
-    --pid "hive=$hive_pid" "${subgraph_pids[@]}"
+    --mutations-per-second "${CROWD_RATE:-100}" --pid "hive=$hive_pid" "${subgraph_pids[@]}"
 done
 kill "$hive_pid" 2>/dev/null || true
 rm -f "$supergraph"
+fi
 fi

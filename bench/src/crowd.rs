@@ -109,6 +109,82 @@ fn usage(pid: &str) -> Option<(u64, u64)> {
     Some((rss, ticks))
 }
 
+/// CPU ticks (user + system) of every process, summed by its command line's
+/// first words (`jobtracker run --target dashboard`, `postgres`, `beam.smp`):
+/// where the machine's time went, not only the processes named by `--pid`.
+fn ticks_by_command() -> HashMap<String, u64> {
+    let mut by_command = HashMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return by_command };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let (Ok(stat), Ok(cmdline)) =
+            (std::fs::read_to_string(path.join("stat")), std::fs::read(path.join("cmdline")))
+        else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let (Some(user), Some(system)) = (fields.get(11), fields.get(12)) else { continue };
+        let ticks = user.parse::<u64>().unwrap_or(0) + system.parse::<u64>().unwrap_or(0);
+        let words: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .filter(|w| !w.is_empty())
+            .map(|w| String::from_utf8_lossy(w).to_string())
+            .collect();
+        let first = words.first().cloned().unwrap_or_default();
+        let program = if first.starts_with('/') { first.rsplit('/').next().unwrap_or_default() } else { &first };
+        let name = match words.iter().position(|w| w == "--target") {
+            Some(at) => format!("{program} {}", words.get(at + 1).map_or("", String::as_str)),
+            // A backend titles itself "postgres: 15/main: user database address state".
+            None => match first.strip_prefix("postgres: ").map(|title| title.split_whitespace().nth(2)) {
+                Some(Some(database)) => format!("postgres {database}"),
+                Some(None) => "postgres".to_string(),
+                None => program.to_string(),
+            },
+        };
+        *by_command.entry(name).or_insert(0) += ticks;
+    }
+    by_command
+}
+
+/// Busy and total ticks of the whole machine (every core), from /proc/stat.
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let numbers: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let total: u64 = numbers.iter().sum();
+    let idle = numbers.get(3).copied().unwrap_or(0) + numbers.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
+/// What took the machine's CPU between two readings, busiest first.
+fn print_cpu_spent(label: &str, before: (&HashMap<String, u64>, (u64, u64)), elapsed: Duration) {
+    let (after, machine) = (ticks_by_command(), machine_ticks());
+    let busy = machine.0.saturating_sub(before.1.0) as f64 / machine.1.saturating_sub(before.1.1).max(1) as f64;
+    let mut spent: Vec<(String, u64)> = after
+        .into_iter()
+        .map(|(name, ticks)| {
+            let earlier = before.0.get(&name).copied().unwrap_or(0);
+            (name, ticks.saturating_sub(earlier))
+        })
+        .filter(|(_, ticks)| *ticks > 0)
+        .collect();
+    spent.sort_by(|a, b| b.1.cmp(&a.1));
+    let seconds = elapsed.as_secs_f64().max(0.001);
+    let top: Vec<String> = spent
+        .iter()
+        .take(8)
+        .map(|(name, ticks)| format!("{name} {:.0} %", *ticks as f64 / seconds))
+        .collect();
+    println!("{label}: machine {:.0} % busy over {seconds:.1} s; {}", busy * 100.0, top.join(", "));
+}
+
 async fn register(http: &reqwest::Client, router: &str, index: usize, run: &str) -> anyhow::Result<String> {
     let query = "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }";
     let input = json!({ "email": format!("crowd-{run}-{index}@example.com"), "password": "correct horse battery", "fullName": format!("Crowd {index}") });
@@ -198,6 +274,8 @@ pub async fn run(crowd: Crowd) -> anyhow::Result<()> {
     // Each user: profile, then an application created and moved on; when
     // each mutation was sent and when it was acknowledged.
     let mut moments: Vec<[Option<Moment>; 3]> = vec![[None; 3]; crowd.users];
+    let cpu_before = (ticks_by_command(), machine_ticks());
+    let changing = Instant::now();
     let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(crowd.mutations_per_second.max(1))));
     let mut changes = Vec::new();
     for (user, token) in tokens.iter().enumerate() {
@@ -225,6 +303,7 @@ pub async fn run(crowd: Crowd) -> anyhow::Result<()> {
             moments[user] = at;
         }
     }
+    print_cpu_spent("mutations", (&cpu_before.0, cpu_before.1), changing.elapsed());
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after: HashMap<String, (u64, u64)> = measured(&crowd.pids);
 

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -113,7 +114,14 @@ impl ServiceApp {
             .route_layer(axum::middleware::from_fn(crate::trace::layer));
         // Connection info lets handlers key rate limits by client address.
         let service = routes.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
+        // Without TCP_NODELAY a push written right after another waits for the
+        // peer's delayed ACK (up to 40 ms): pushes and small answers go at once.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "TCP_NODELAY not set");
+            }
+        });
+        let served = axum::serve(listener, service)
             .with_graceful_shutdown(async move { server_shutdown.cancelled().await })
             .await;
         workers_token.cancel();
