@@ -23,7 +23,9 @@ impl EventHandler for ApplicationDeletionHandler {
         Ok(())
     }
 
-    fn committed(&self) {
-        self.store.wake_relay();
+    fn committed(&self, event: &Envelope) {
+        if event.event_type == APPLICATION_DELETED {
+            self.store.wake_relay();
+        }
     }
 }

@@ -74,8 +74,11 @@ impl EventHandler for NotificationsHandler {
     }
 
     /// A status notice is due at once and a re-planned reminder may be: the
-    /// sender goes now rather than at its next poll (bursts wake it once).
-    fn committed(&self) {
-        self.scheduled.notify_one();
+    /// sender goes now rather than at its next poll (bursts wake it once). A
+    /// recipient's change schedules nothing, so it does not wake the sender.
+    fn committed(&self, event: &Envelope) {
+        if event.event_type == APPLICATION_STATUS_CHANGED || event.event_type.starts_with("interview.") {
+            self.scheduled.notify_one();
+        }
     }
 }

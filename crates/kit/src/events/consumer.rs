@@ -38,9 +38,9 @@ use crate::trace;
 pub trait EventHandler: Send + Sync + 'static {
     async fn handle(&self, conn: &mut AsyncPgConnection, event: &Envelope) -> HandlerResult;
 
-    /// Called after the transaction committed (e.g. to wake an outbox relay
-    /// for events the handler wrote).
-    fn committed(&self) {}
+    /// Called after the transaction that applied `event` committed (e.g. to
+    /// wake an outbox relay for events the handler wrote).
+    fn committed(&self, _event: &Envelope) {}
 }
 
 pub struct Consumer {
@@ -141,7 +141,7 @@ impl Consumer {
         loop {
             match self.apply(envelope).await {
                 Ok(outcome) => {
-                    self.handler.committed();
+                    self.handler.committed(envelope);
                     delivery.ack(BasicAckOptions::default()).await?;
                     metrics::EVENTS_LAG
                         .with_label_values(&labels)
