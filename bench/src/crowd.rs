@@ -117,8 +117,7 @@ fn ticks_by_command() -> HashMap<String, u64> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return by_command };
     for entry in entries.flatten() {
         let path = entry.path();
-        let (Ok(stat), Ok(cmdline)) =
-            (std::fs::read_to_string(path.join("stat")), std::fs::read(path.join("cmdline")))
+        let (Ok(stat), Ok(cmdline)) = (std::fs::read_to_string(path.join("stat")), std::fs::read(path.join("cmdline")))
         else {
             continue;
         };
@@ -150,14 +149,8 @@ fn ticks_by_command() -> HashMap<String, u64> {
 /// Busy and total ticks of the whole machine (every core), from /proc/stat.
 fn machine_ticks() -> (u64, u64) {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let numbers: Vec<u64> = stat
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|n| n.parse().ok())
-        .collect();
+    let numbers: Vec<u64> =
+        stat.lines().next().unwrap_or_default().split_whitespace().skip(1).filter_map(|n| n.parse().ok()).collect();
     let total: u64 = numbers.iter().sum();
     let idle = numbers.get(3).copied().unwrap_or(0) + numbers.get(4).copied().unwrap_or(0);
     (total - idle, total)
@@ -177,11 +170,8 @@ fn print_cpu_spent(label: &str, before: (&HashMap<String, u64>, (u64, u64)), ela
         .collect();
     spent.sort_by(|a, b| b.1.cmp(&a.1));
     let seconds = elapsed.as_secs_f64().max(0.001);
-    let top: Vec<String> = spent
-        .iter()
-        .take(8)
-        .map(|(name, ticks)| format!("{name} {:.0} %", *ticks as f64 / seconds))
-        .collect();
+    let top: Vec<String> =
+        spent.iter().take(8).map(|(name, ticks)| format!("{name} {:.0} %", *ticks as f64 / seconds)).collect();
     println!("{label}: machine {:.0} % busy over {seconds:.1} s; {}", busy * 100.0, top.join(", "));
 }
 
