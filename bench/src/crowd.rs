@@ -168,7 +168,7 @@ fn print_cpu_spent(label: &str, before: (&HashMap<String, u64>, (u64, u64)), ela
         })
         .filter(|(_, ticks)| *ticks > 0)
         .collect();
-    spent.sort_by(|a, b| b.1.cmp(&a.1));
+    spent.sort_by_key(|(_, ticks)| std::cmp::Reverse(*ticks));
     let seconds = elapsed.as_secs_f64().max(0.001);
     let top: Vec<String> =
         spent.iter().take(8).map(|(name, ticks)| format!("{name} {:.0} %", *ticks as f64 / seconds)).collect();
