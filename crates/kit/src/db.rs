@@ -6,46 +6,13 @@
 use anyhow::Context;
 use diesel::connection::SimpleConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolableConnection};
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool as DeadPool};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub type Pool = deadpool::managed::Pool<Connections>;
-pub type PooledConn = deadpool::managed::Object<Connections>;
-
-/// A connection checked out this recently is handed out again without
-/// diesel-async's test query.
-const RECENTLY_USED: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// diesel-async's manager, except that a connection used within
-/// [`RECENTLY_USED`] is not tested with `SELECT 1` before it is handed out:
-/// under load that test was a quarter of some services' statements. An idle
-/// connection is still tested, so one PostgreSQL dropped while it sat in the
-/// pool is replaced rather than failing its next query.
-pub struct Connections(AsyncDieselConnectionManager<AsyncPgConnection>);
-
-impl deadpool::managed::Manager for Connections {
-    type Type = AsyncPgConnection;
-    type Error = diesel_async::pooled_connection::PoolError;
-
-    async fn create(&self) -> Result<AsyncPgConnection, Self::Error> {
-        self.0.create().await
-    }
-
-    async fn recycle(
-        &self,
-        connection: &mut AsyncPgConnection,
-        metrics: &deadpool::managed::Metrics,
-    ) -> deadpool::managed::RecycleResult<Self::Error> {
-        if metrics.last_used() >= RECENTLY_USED || std::thread::panicking() {
-            return self.0.recycle(connection, metrics).await;
-        }
-        if connection.is_broken() {
-            return Err(deadpool::managed::RecycleError::Message("broken connection".into()));
-        }
-        Ok(())
-    }
-}
+pub type Pool = DeadPool<AsyncPgConnection>;
+pub type PooledConn = Object<AsyncPgConnection>;
 
 /// The current time at PostgreSQL's precision (microseconds), so that a value
 /// published in an event equals the one stored.
@@ -107,7 +74,7 @@ impl DatabaseConfig {
 pub async fn bootstrap(config: &DatabaseConfig, migrations: EmbeddedMigrations) -> anyhow::Result<Pool> {
     create_database_if_missing(&config.base_url, &config.name).await?;
     run_migrations(config.url(), migrations).await?;
-    let manager = Connections(AsyncDieselConnectionManager::new(config.pool_url()));
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(config.pool_url());
     Pool::builder(manager)
         .max_size(config.pool_size)
         .runtime(deadpool::Runtime::Tokio1)
