@@ -103,10 +103,15 @@ impl Outcome {
 fn usage(pid: &str) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rss = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let ticks = cpu_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
     Some((rss, ticks))
+}
+
+/// User + system ticks from a `/proc/<pid>/stat` line (fields after the
+/// command, which may itself hold spaces and parentheses).
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
 
 /// CPU ticks (user + system) of every process, summed by its command line's
@@ -121,10 +126,7 @@ fn ticks_by_command() -> HashMap<String, u64> {
         else {
             continue;
         };
-        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let (Some(user), Some(system)) = (fields.get(11), fields.get(12)) else { continue };
-        let ticks = user.parse::<u64>().unwrap_or(0) + system.parse::<u64>().unwrap_or(0);
+        let Some(ticks) = cpu_ticks(&stat) else { continue };
         let words: Vec<String> = cmdline
             .split(|b| *b == 0)
             .filter(|w| !w.is_empty())
@@ -156,23 +158,38 @@ fn machine_ticks() -> (u64, u64) {
     (total - idle, total)
 }
 
-/// What took the machine's CPU between two readings, busiest first.
-fn print_cpu_spent(label: &str, before: (&HashMap<String, u64>, (u64, u64)), elapsed: Duration) {
-    let (after, machine) = (ticks_by_command(), machine_ticks());
-    let busy = machine.0.saturating_sub(before.1.0) as f64 / machine.1.saturating_sub(before.1.1).max(1) as f64;
-    let mut spent: Vec<(String, u64)> = after
-        .into_iter()
-        .map(|(name, ticks)| {
-            let earlier = before.0.get(&name).copied().unwrap_or(0);
-            (name, ticks.saturating_sub(earlier))
-        })
-        .filter(|(_, ticks)| *ticks > 0)
-        .collect();
-    spent.sort_by_key(|(_, ticks)| std::cmp::Reverse(*ticks));
-    let seconds = elapsed.as_secs_f64().max(0.001);
-    let top: Vec<String> =
-        spent.iter().take(8).map(|(name, ticks)| format!("{name} {:.0} %", *ticks as f64 / seconds)).collect();
-    println!("{label}: machine {:.0} % busy over {seconds:.1} s; {}", busy * 100.0, top.join(", "));
+/// The machine's CPU at one moment: per command and in all.
+struct CpuReading {
+    at: Instant,
+    by_command: HashMap<String, u64>,
+    machine: (u64, u64),
+}
+
+impl CpuReading {
+    fn now() -> Self {
+        Self { at: Instant::now(), by_command: ticks_by_command(), machine: machine_ticks() }
+    }
+
+    /// What took the machine's CPU since this reading, busiest first.
+    fn print_since(&self, label: &str) {
+        let later = Self::now();
+        let busy = later.machine.0.saturating_sub(self.machine.0) as f64
+            / later.machine.1.saturating_sub(self.machine.1).max(1) as f64;
+        let mut spent: Vec<(String, u64)> = later
+            .by_command
+            .into_iter()
+            .map(|(name, ticks)| {
+                let earlier = self.by_command.get(&name).copied().unwrap_or(0);
+                (name, ticks.saturating_sub(earlier))
+            })
+            .filter(|(_, ticks)| *ticks > 0)
+            .collect();
+        spent.sort_by_key(|(_, ticks)| std::cmp::Reverse(*ticks));
+        let seconds = later.at.duration_since(self.at).as_secs_f64().max(0.001);
+        let top: Vec<String> =
+            spent.iter().take(8).map(|(name, ticks)| format!("{name} {:.0} %", *ticks as f64 / seconds)).collect();
+        println!("{label}: machine {:.0} % busy over {seconds:.1} s; {}", busy * 100.0, top.join(", "));
+    }
 }
 
 async fn register(http: &reqwest::Client, router: &str, index: usize, run: &str) -> anyhow::Result<String> {
@@ -264,8 +281,7 @@ pub async fn run(crowd: Crowd) -> anyhow::Result<()> {
     // Each user: profile, then an application created and moved on; when
     // each mutation was sent and when it was acknowledged.
     let mut moments: Vec<[Option<Moment>; 3]> = vec![[None; 3]; crowd.users];
-    let cpu_before = (ticks_by_command(), machine_ticks());
-    let changing = Instant::now();
+    let cpu_before = CpuReading::now();
     let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(crowd.mutations_per_second.max(1))));
     let mut changes = Vec::new();
     for (user, token) in tokens.iter().enumerate() {
@@ -293,7 +309,7 @@ pub async fn run(crowd: Crowd) -> anyhow::Result<()> {
             moments[user] = at;
         }
     }
-    print_cpu_spent("mutations", (&cpu_before.0, cpu_before.1), changing.elapsed());
+    cpu_before.print_since("mutations");
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after: HashMap<String, (u64, u64)> = measured(&crowd.pids);
 

@@ -23,9 +23,7 @@ impl EventHandler for ApplicationDeletionHandler {
         Ok(())
     }
 
-    fn committed(&self, event: &Envelope) {
-        if event.event_type == APPLICATION_DELETED {
-            self.store.wake_relay();
-        }
+    fn committed(&self, _event: &Envelope) {
+        self.store.wake_relay();
     }
 }
